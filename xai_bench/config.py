@@ -1,0 +1,158 @@
+"""The one validated configuration of an explanation run.
+
+Every default lives here. Values come from (highest precedence first) command-line
+flags, a YAML file, then these defaults. Validation happens once, at construction,
+with messages in scikit-learn's form ("The 'sigma' parameter must be ...").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["ExplainConfig", "ConfigError", "METHODS", "MethodSpec"]
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range or of the wrong type."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodSpec:
+    """How one explanation method turns perturbations and responses into a surrogate.
+
+    input_distance: distance between the original and perturbed prompt
+        ("wmd": IWMD over token embeddings, eq. 1; "cosine": cosine distance of the
+        binary masks, LIME's text default).
+    kernel: "gaussian" is gSMILE's exp(-(d/sigma)^2) (eq. 4); "lime" is LIME's
+        sqrt(exp(-d^2/width^2)).
+    output_distance: "wmd" (OWMD, Wasserstein-P over output token embeddings, eq. 2),
+        "cosine" (cosine distance of output sentence embeddings) or "wmd+cosine" (their sum).
+    surrogate: "wlr" (weighted least squares, eq. 6), "ridge" (LIME's Ridge(alpha=1)),
+        "bayesian_ridge" (Bay-LIME).
+    """
+
+    name: str
+    input_distance: Literal["wmd", "cosine"]
+    kernel: Literal["gaussian", "lime"]
+    output_distance: Literal["wmd", "cosine", "wmd+cosine"]
+    surrogate: Literal["wlr", "ridge", "bayesian_ridge"]
+
+
+METHODS: dict[str, MethodSpec] = {
+    "gsmile": MethodSpec(name="gsmile", input_distance="wmd", kernel="gaussian", output_distance="wmd", surrogate="wlr"),
+    "lime": MethodSpec(name="lime", input_distance="cosine", kernel="lime", output_distance="cosine", surrogate="ridge"),
+    "baylime": MethodSpec(
+        name="baylime", input_distance="cosine", kernel="lime", output_distance="cosine", surrogate="bayesian_ridge"
+    ),
+}
+
+
+def _check(name: str, ok: bool, expected: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"The {name!r} parameter must be {expected}. Got {value!r} instead.")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainConfig:
+    """Every parameter of one explanation, with its default.
+
+    sigma: kernel width of eq. 4. "auto" (the default) sets sigma to the median of the
+        non-zero IWMD values of the run, so the median perturbation gets weight
+        exp(-1) = 0.37 and at least half of all weights are >= 0.37: the weights never
+        collapse onto a handful of samples whatever the scale of the embedding space.
+        A number fixes sigma.
+    lime_kernel_width: LIME's kernel width on the cosine distance (LIME's text explainer
+        uses 25 on distances scaled by 100, i.e. 0.25 here).
+    wasserstein_p: the order P of the output Wasserstein distance (OWMD).
+    pvalue_permutations: permutations per perturbation in Algorithm 1 (0 disables p-values).
+    exclude_nonsignificant: drop perturbations whose OWMD p-value is >= alpha before fitting
+        (paper, section 4.2). Off by default: a perturbation that did not move the output
+        is evidence that the removed words did not matter.
+    """
+
+    methods: tuple[str, ...] = ("gsmile",)
+    n_perturbations: int = 64
+    keep_prob: float = 0.5
+    seed: int = 0
+    max_features: int = 64
+    temperature: float = 0.0
+    max_tokens: int = 48
+    top_p: float | None = None
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
+    sigma: float | Literal["auto"] = "auto"
+    lime_kernel_width: float = 0.25
+    wasserstein_p: float = 1.0
+    pvalue_permutations: int = 1000
+    alpha: float = 0.05
+    exclude_nonsignificant: bool = False
+    embedding_model: str = "all-MiniLM-L6-v2"
+    api_base: str | None = None
+    timeout: float = 120.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        methods = tuple(self.methods) if not isinstance(self.methods, str) else (self.methods,)
+        object.__setattr__(self, "methods", methods)
+        _check("methods", len(methods) > 0, "a non-empty list of method names", self.methods)
+        for m in methods:
+            if m not in METHODS:
+                raise ConfigError(
+                    f"Unknown method {m!r}. Available: {', '.join(sorted(METHODS))}."
+                )
+        _check("n_perturbations", _is_int(self.n_perturbations) and 2 <= self.n_perturbations <= 100_000,
+               "an int in the range [2, 100000]", self.n_perturbations)
+        _check("keep_prob", _is_num(self.keep_prob) and 0 < self.keep_prob < 1,
+               "a float in the range (0, 1)", self.keep_prob)
+        _check("seed", _is_int(self.seed) and self.seed >= 0, "an int >= 0", self.seed)
+        _check("max_features", _is_int(self.max_features) and self.max_features >= 1,
+               "an int >= 1", self.max_features)
+        _check("temperature", _is_num(self.temperature) and 0 <= self.temperature <= 2,
+               "a float in the range [0, 2]", self.temperature)
+        _check("max_tokens", _is_int(self.max_tokens) and 1 <= self.max_tokens <= 8192,
+               "an int in the range [1, 8192]", self.max_tokens)
+        _check("top_p", self.top_p is None or (_is_num(self.top_p) and 0 < self.top_p <= 1),
+               "None or a float in the range (0, 1]", self.top_p)
+        _check("sigma", self.sigma == "auto" or (_is_num(self.sigma) and self.sigma > 0),
+               "'auto' or a float in the range (0, inf)", self.sigma)
+        _check("lime_kernel_width", _is_num(self.lime_kernel_width) and self.lime_kernel_width > 0,
+               "a float in the range (0, inf)", self.lime_kernel_width)
+        _check("wasserstein_p", _is_num(self.wasserstein_p) and self.wasserstein_p >= 1,
+               "a float in the range [1, inf)", self.wasserstein_p)
+        _check("pvalue_permutations", _is_int(self.pvalue_permutations) and self.pvalue_permutations >= 0,
+               "an int >= 0", self.pvalue_permutations)
+        _check("alpha", _is_num(self.alpha) and 0 < self.alpha < 1, "a float in the range (0, 1)", self.alpha)
+        _check("timeout", _is_num(self.timeout) and self.timeout > 0, "a float in the range (0, inf)", self.timeout)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ExplainConfig":
+        """Build from a mapping (e.g. a YAML section); unknown keys are an error with suggestions."""
+        import difflib
+
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"Unknown configuration key {key!r}.{hint} Available: {', '.join(sorted(names))}.")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "ExplainConfig":
+        """A copy with some values changed (validated again). None values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["methods"] = list(self.methods)
+        return d
