@@ -32,6 +32,7 @@ class PerturbationRecord:
     p_value: float | None
     weight: float
     included: bool = True
+    error: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,139 @@
+"""Aggregating per-prompt metric values: mean with a bootstrap confidence interval.
+
+NaN marks a value that is undefined for a prompt (e.g. att_auroc when the rationale
+mask has one class only). Aggregation skips NaN and says how many values it used and
+how many it skipped, never averaging a NaN into 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, NamedTuple, Sequence
+
+import numpy as np
+from scipy import stats
+
+from .registry import get_metric
+
+__all__ = ["ConfidenceInterval", "bootstrap_ci", "aggregate", "AGGREGATE_SUFFIXES"]
+
+AGGREGATE_SUFFIXES: tuple[str, ...] = ("", "_ci_low", "_ci_high", "_n", "_n_nan")
+
+
+class ConfidenceInterval(NamedTuple):
+    """Mean of the non-NaN values and the (low, high) bounds of its confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def _finite_values(values: Sequence[float] | np.ndarray, name: str = "values") -> tuple[np.ndarray, int]:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D sequence of numbers, got an array of shape {arr.shape}")
+    nan = np.isnan(arr)
+    if np.any(np.isinf(arr)):
+        bad = int(np.flatnonzero(np.isinf(arr))[0])
+        raise ValueError(f"{name}: expected finite numbers or NaN, got {arr[bad]!r} at position {bad}")
+    return arr[~nan], int(nan.sum())
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ConfidenceInterval:
+    """Mean of ``values`` with a percentile-bootstrap confidence interval.
+
+    NaN values are skipped (count them with ``np.isnan``; ``aggregate`` reports the
+    count). The interval comes from ``scipy.stats.bootstrap`` with the percentile
+    method, ``n_resamples`` resamples of the mean, and a generator seeded with ``seed``
+    (same input and seed, same interval).
+
+    Degenerate inputs never warn: no non-NaN value gives (NaN, NaN, NaN); one value or
+    constant values give (mean, mean, mean), since resampling cannot vary.
+
+    Raises ValueError for a non-1-D input, an infinite value, n_resamples < 1, or a
+    confidence outside (0, 1).
+    """
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples: expected an integer >= 1, got {n_resamples!r}")
+    if not (0.0 < confidence < 1.0):
+        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
+    x, _ = _finite_values(values)
+    if x.size == 0:
+        return ConfidenceInterval(math.nan, math.nan, math.nan)
+    mean = float(np.mean(x))
+    if x.size < 2 or np.ptp(x) == 0:
+        return ConfidenceInterval(mean, mean, mean)
+    res = stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=int(n_resamples),
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    return ConfidenceInterval(mean, float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def aggregate(
+    rows: Sequence[Mapping[str, float]],
+    seed: int = 0,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """Aggregate per-prompt metric rows into report values.
+
+    ``rows`` holds one dict per prompt, metric name -> value (NaN = undefined for that
+    prompt; a metric missing from a row counts as NaN). For each metric m, in order of
+    first appearance, the result has:
+
+        m            mean over prompts of the non-NaN values
+        m_ci_low     lower bound of the percentile-bootstrap interval (``bootstrap_ci``)
+        m_ci_high    upper bound
+        m_n          number of prompts that contributed (non-NaN)
+        m_n_nan      number of prompts skipped because the value was NaN or missing
+
+    Values under names that are not registered metrics (e.g. "seconds") are aggregated
+    the same way. Registered metrics whose aggregation is not "mean"
+    (faithfulness_pearson) are rejected: they are computed across models, not prompts.
+
+    Raises ValueError for a non-numeric or infinite value (naming row and metric).
+    """
+    names: list[str] = []
+    for row in rows:
+        for name in row:
+            if name not in names:
+                names.append(name)
+    for name in names:
+        try:
+            info = get_metric(name)
+        except KeyError:
+            continue
+        if info.aggregation != "mean":
+            raise ValueError(
+                f"metric {name!r} has aggregation {info.aggregation!r}: expected per-prompt metrics "
+                f"(aggregation 'mean') only. Compute it from the aggregated values instead."
+            )
+    out: dict[str, float] = {}
+    for name in names:
+        column: list[float] = []
+        for i, row in enumerate(rows):
+            v = row.get(name, math.nan)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"row {i}, metric {name!r}: expected a number, got {v!r}")
+            column.append(float(v))
+        x, n_nan = _finite_values(column, f"metric {name!r}")
+        ci = bootstrap_ci(x, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        out[name] = ci.mean
+        out[f"{name}_ci_low"] = ci.low
+        out[f"{name}_ci_high"] = ci.high
+        out[f"{name}_n"] = int(x.size)
+        out[f"{name}_n_nan"] = n_nan
+    return out
