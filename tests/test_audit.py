@@ -213,7 +213,8 @@ SECRETS = {
 
 def test_secrets_never_reach_the_file(tmp_path):
     p = tmp_path / "log.jsonl"
-    rec = append_record(p, {"run_id": "s", "config": SECRETS, "max_new_tokens": 64, "task-name": "task-classification-long"})
+    extra = {"max_new_tokens": 64, "task-name": "task-classification-long"}
+    rec = append_record(p, {"run_id": "s", "config": SECRETS, **extra})
     text = p.read_text()
     assert "plain-secret-value" not in text
     assert "sk-proj" not in text and "sk-ant" not in text and "AKIAABCDEFGHIJKLMNOP" not in text
@@ -253,7 +254,7 @@ def _append_many(path: str, worker: int, n: int, start) -> None:
 def test_concurrent_appends_from_processes_keep_the_chain(tmp_path):
     path = str(tmp_path / "log.jsonl")
     ctx = mp.get_context("spawn")
-    workers, per_worker = 4, 40
+    workers, per_worker = 6, 60
     start = ctx.Event()
     procs = [ctx.Process(target=_append_many, args=(path, w, per_worker, start)) for w in range(workers)]
     for p in procs:

@@ -69,7 +69,8 @@ _RESERVED = ("seq", "prev_hash", "hash")
 _SECRET_WORDS = {"token", "secret", "password", "passwd", "authorization", "credential", "credentials", "apikey"}
 _SECRET_PAIRS = {("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")}
 _SECRET_VALUE = re.compile(
-    r"(?<![A-Za-z0-9_])(?:sk-[A-Za-z0-9_\-]{12,}|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9\-]{10,})"
+    r"(?<![A-Za-z0-9_])(?:sk-[A-Za-z0-9_\-]{12,}"  # OpenAI / Anthropic style
+    r"|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9\-]{10,})"
 )
 
 
@@ -244,10 +245,13 @@ def append_record(log_path: str | os.PathLike[str], payload: Mapping[str, Any] |
         if last:
             size = os.lseek(fd, 0, os.SEEK_END)
             if os.pread(fd, 1, size - 1) != b"\n":
-                raise AuditError(f"{path}: the last record is incomplete (no trailing newline); run 'xai-bench audit verify'.")
+                raise AuditError(
+                    f"{path}: the last record is incomplete (no trailing newline); run 'xai-bench audit verify'."
+                )
             try:
                 prev = json.loads(last.decode("ascii"))
-                ok = isinstance(prev, dict) and prev.get("hash") == record_hash(prev) and isinstance(prev.get("seq"), int)
+                ok = (isinstance(prev, dict) and isinstance(prev.get("seq"), int)
+                      and prev.get("hash") == record_hash(prev))
             except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
                 ok = False
             if not ok:
@@ -336,7 +340,7 @@ def verify_log(path: str | os.PathLike[str], *, expected_head: str | None = None
             canonical = canonical_json(rec)
         except ValueError:
             canonical = None
-        if False:
+        if canonical != text:
             return bad(lineno, seq, f"record at line {lineno} is not in canonical form (edited by hand?)")
         if not isinstance(rec.get("hash"), str) or rec["hash"] != record_hash(rec):
             return bad(lineno, seq, f"record at line {lineno} does not match its hash (content edited)")

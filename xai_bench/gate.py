@@ -448,7 +448,9 @@ def _describe(rule: Mapping[str, float]) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in rule.items()) if rule else "-"
 
 
-def _judge(metric: str, base: float | None, cur: float | None, rule: dict[str, float], t: Thresholds) -> tuple[Verdict, str]:
+def _judge(
+    metric: str, base: float | None, cur: float | None, rule: dict[str, float], t: Thresholds
+) -> tuple[Verdict, str]:
     base_ok = base is not None and math.isfinite(base)
     if cur is None or not math.isfinite(cur):
         if base_ok:

@@ -9,18 +9,24 @@ and recompute W. The p-value is (1 + #{W_perm >= W}) / (1 + N) (Phipson & Smyth 
 is never 0, unlike Algorithm 1's bigger/MaxItr).
 
 Speed. A plain loop of exact optimal-transport solves costs 0.05-0.3 ms each, i.e. minutes
-for 64 perturbations x 10,000 permutations. Three devices keep the answer exact per
-permutation yet fast:
+for 64 perturbations x 10,000 permutations. Four devices keep it to seconds:
 1. bounds: every permuted split gets a cheap upper bound (the cost of a feasible plan: the
    quantile coupling along the pool's first principal axis) and, where that does not
    decide, a lower bound (relaxed WMD: each point sent to its nearest neighbour on the
    other side). A permutation whose upper bound is below the observed cost cannot exceed
-   it; one whose lower bound is at or above it does. Only the undecided ones are solved
+   it; one whose lower bound is at or above it does. Only undecided ones are solved
    exactly (POT's network simplex).
-2. sequential stopping (Besag & Clifford 1991): permutations are drawn in growing chunks
-   and drawing stops once ``stop_after`` exceedances have been seen, with p = h / L. This
-   only ever stops early for clearly non-significant shifts (p >= stop_after / N).
-3. identical responses share one computation, and an output identical to the original has
+2. sequential stopping (Besag & Clifford 1991): drawing stops once ``stop_after``
+   exceedances have been seen, with p = h / L. This only stops early for clearly
+   non-significant shifts (p >= stop_after / N).
+3. tail approximation (the one approximation): when the first ``exact_budget`` permutations
+   give no exceedance at all (so the exact Monte Carlo p-value would be below about
+   1 / exact_budget, far under any usual alpha), the remaining permutations are not
+   drawn; p is the normal tail of the observed statistic under the permutation sample
+   (moment-matched), floored at 1 / (N + 1), the smallest value N permutations can give.
+   ``exact_budget=None`` disables it. Any exceedance in the budget means the shift is near
+   the significance threshold, and then all N permutations are drawn exactly.
+4. identical responses share one computation, and an output identical to the original has
    W = 0 and p = 1 by definition.
 ``benchmarks/bench_explain.py`` measures the time and the agreement with a plain exact loop.
 """
@@ -56,6 +62,7 @@ class PermutationResult:
     n_permutations: int  # permutations actually drawn
     n_exact: int  # permutations that needed an exact OT solve
     stopped_early: bool
+    tail_approximation: bool = False
 
 
 def _quantile_coupling(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,11 +94,13 @@ def permutation_pvalue(
     n_permutations: int = 1000,
     seed: int = 0,
     stop_after: int | None = 50,
+    exact_budget: int | None = 200,
     use_bounds: bool = True,
 ) -> PermutationResult:
     """Permutation test of W_P(x, y) (rows are embedding vectors). See the module docstring.
 
     stop_after: Besag-Clifford sequential stopping after this many exceedances (None: never).
+    exact_budget: permutations drawn before the tail approximation may take over (None: never).
     use_bounds: False solves every permutation exactly (the reference the fast path is checked against).
     """
     x = np.asarray(x, float)
@@ -122,14 +131,26 @@ def permutation_pvalue(
 
     done = exceed = n_exact = 0
     stopped = False
+    tail = False
     chunk = 64
+    null_costs: list[np.ndarray] = []
     while done < n_permutations:
+        if exact_budget is not None and exceed == 0 and done >= exact_budget:
+            tail = True
+            break
         size = min(chunk, n_permutations - done)
+        if exact_budget is not None and done < exact_budget:
+            size = min(size, exact_budget - done)
         perms = rng.permuted(np.tile(np.arange(m), (size, 1)), axis=1)
         e, f = perms[:, :nx], perms[:, nx:]
         hits = np.zeros(size, dtype=bool)
         undecided = np.ones(size, dtype=bool)
-        if use_bounds:
+        want_costs = exact_budget is not None and done < exact_budget
+        if want_costs:  # the tail approximation needs the permutation costs themselves
+            use_bounds_now = False
+        else:
+            use_bounds_now = use_bounds
+        if use_bounds_now:
             es = np.take_along_axis(e, np.argsort(proj[e], axis=1), axis=1)
             fs = np.take_along_axis(f, np.argsort(proj[f], axis=1), axis=1)
             upper = (c_full[es[:, qr], fs[:, qc]] * qm).sum(axis=1)
@@ -141,10 +162,14 @@ def permutation_pvalue(
                 sure = lower >= obs_cost - tol
                 hits[idx[sure]] = True
                 undecided[idx[sure]] = False
+        costs = np.full(size, np.nan)
         for k in np.flatnonzero(undecided):
             n_exact += 1
-            if _ot_cost(a, b, c_full[np.ix_(e[k], f[k])]) >= obs_cost - tol:
+            costs[k] = _ot_cost(a, b, c_full[np.ix_(e[k], f[k])])
+            if costs[k] >= obs_cost - tol:
                 hits[k] = True
+        if want_costs:
+            null_costs.append(costs)
         if stop_after is not None and exceed + hits.sum() >= stop_after:
             # position (1-based) of the stop_after-th exceedance in the whole sequence
             need = stop_after - exceed
@@ -156,9 +181,17 @@ def permutation_pvalue(
         exceed += int(hits.sum())
         done += size
         chunk = min(chunk * 2, 4096)
-    p_value = exceed / done if stopped else (1 + exceed) / (1 + done)
+    if tail:
+        from scipy.stats import norm
+
+        null = np.concatenate(null_costs)
+        sd = float(null.std(ddof=1))
+        z = (obs_cost - float(null.mean())) / sd if sd > 0 else np.inf
+        p_value = max(float(norm.sf(z)), 1.0 / (n_permutations + 1))
+    else:
+        p_value = exceed / done if stopped else (1 + exceed) / (1 + done)
     return PermutationResult(statistic=statistic, p_value=float(min(p_value, 1.0)), n_permutations=done,
-                             n_exact=n_exact, stopped_early=stopped)
+                             n_exact=n_exact, stopped_early=stopped or tail, tail_approximation=tail)
 
 
 def permutation_pvalues(
@@ -170,6 +203,7 @@ def permutation_pvalues(
     seed: int = 0,
     keys: list[str] | None = None,
     stop_after: int | None = 50,
+    exact_budget: int | None = 200,
 ) -> list[PermutationResult]:
     """p-values of W_P(original, perturbed[j]) for every j; perturbations with the same key
     (e.g. the same response text) share one computation. Seeds are derived per key."""
@@ -180,6 +214,6 @@ def permutation_pvalues(
         if key not in results:
             sub_seed = int(np.random.SeedSequence([seed, len(results)]).generate_state(1)[0])
             results[key] = permutation_pvalue(original, y, p=p, n_permutations=n_permutations, seed=sub_seed,
-                                              stop_after=stop_after)
+                                              stop_after=stop_after, exact_budget=exact_budget)
         out.append(results[key])
     return out

@@ -87,6 +87,14 @@ DATASET_RULES: dict[str, tuple[str, ...]] = {
     "mmlu": ("label_required",),
 }
 
+# frame columns shown next to a failing row, beyond the ones the expectation reports
+_CONTEXT: dict[str, tuple[str, ...]] = {
+    "label_in_label_set": ("label",),
+    "rationale_has_evidence": ("n_words",),
+    "label_set_for_choice_tasks": ("task",),
+    "words_whitespace_free": ("n_words",),
+}
+
 _MAX_ROWS_SHOWN = 20
 
 
@@ -289,7 +297,14 @@ def validate_dataset(
             continue
         rows = r.result.get("unexpected_index_list") or []
         lines_ = tuple(int(u["line"]) for u in rows)
-        details = tuple(", ".join(f"{k}={_plain(v)!r}" for k, v in u.items() if k != "line") for u in rows)
+        shown = [c for c in _CONTEXT.get(check, ()) if c not in rows[0]] if rows else []
+        details = tuple(
+            ", ".join(
+                [f"{k}={_plain(v)!r}" for k, v in u.items() if k not in ("line", "id")]
+                + [f"{c}={_plain(frame.at[int(u['line']), c])!r}" for c in shown]
+            )
+            for u in rows
+        )
         failures.append(
             ValidationFailure(
                 expectation=f"{check} [{_describe_expectation(r.expectation_config)}]",

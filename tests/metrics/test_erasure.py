@@ -38,8 +38,8 @@ def test_masks_hand_fixture():
     assert [m.k for m in masks] == [1, 3]
     assert masks[0].keep_topk.tolist() == [0, 1, 0, 0, 0]
     assert masks[0].remove_topk.tolist() == [1, 0, 1, 1, 1]
-    # the tie between positions 2 and 4 goes to the earlier word
-    assert masks[1].keep_topk.tolist() == [0, 1, 1, 0, 1] or masks[1].k == 3
+    assert masks[1].keep_topk.tolist() == [0, 1, 1, 0, 1]
+    # k = 2: the tie between positions 2 and 4 goes to the earlier word
     masks = erasure_masks([0.1, 0.9, 0.5, 0.0, 0.5], bins=(0.4,))
     assert masks[0].keep_topk.tolist() == [0, 1, 1, 0, 0]
 

@@ -22,7 +22,7 @@ def as_scores(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected at least 1 value, got 0")
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        raise ValueError(f"{name}: expected finite numbers, got {arr[bad[0]]!r} at position {int(bad[0])}")
+        raise ValueError(f"{name}: expected finite numbers, got {float(arr[bad[0]])!r} at position {int(bad[0])}")
     return arr
 
 
@@ -35,7 +35,7 @@ def as_binary_mask(values: Sequence[int] | np.ndarray, name: str, *, length: int
         raise ValueError(f"{name}: expected length {length} (one entry per word), got {arr.shape[0]}")
     if arr.size and not np.all((arr == 0) | (arr == 1)):
         bad = int(np.flatnonzero(~((arr == 0) | (arr == 1)))[0])
-        raise ValueError(f"{name}: expected only 0 and 1, got {arr[bad]!r} at position {bad}")
+        raise ValueError(f"{name}: expected only 0 and 1, got {arr[bad].item()!r} at position {bad}")
     return arr.astype(np.int8)
 
 

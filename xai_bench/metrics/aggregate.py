@@ -35,7 +35,7 @@ def _finite_values(values: Sequence[float] | np.ndarray, name: str = "values") -
     nan = np.isnan(arr)
     if np.any(np.isinf(arr)):
         bad = int(np.flatnonzero(np.isinf(arr))[0])
-        raise ValueError(f"{name}: expected finite numbers or NaN, got {arr[bad]!r} at position {bad}")
+        raise ValueError(f"{name}: expected finite numbers or NaN, got {arr[bad].item()!r} at position {bad}")
     return arr[~nan], int(nan.sum())
 
 

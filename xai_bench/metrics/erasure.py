@@ -98,7 +98,7 @@ def _as_shifts(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
     if np.any(arr < 0):
         bad = int(np.flatnonzero(arr < 0)[0])
         raise ValueError(
-            f"{name}: expected output-shift distances >= 0, got {arr[bad]!r} at position {bad}. "
+            f"{name}: expected output-shift distances >= 0, got {arr[bad].item()!r} at position {bad}. "
             "Pass d(y_orig, y) for each bin, not a signed difference."
         )
     return arr

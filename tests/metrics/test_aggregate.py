@@ -1,0 +1,107 @@
+"""bootstrap_ci and aggregate: degenerate inputs, NaN skipping, agreement with the normal approximation."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xai_bench.metrics import AGGREGATE_SUFFIXES, aggregate, bootstrap_ci
+
+
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([], (math.nan,) * 3),
+        ([float("nan"), float("nan")], (math.nan,) * 3),
+        ([0.7], (0.7, 0.7, 0.7)),
+        ([0.7, float("nan")], (0.7, 0.7, 0.7)),
+        ([0.3, 0.3, 0.3, 0.3], (0.3, 0.3, 0.3)),
+    ],
+)
+def test_degenerate_inputs(values, expected):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = bootstrap_ci(values)
+    np.testing.assert_allclose(got, expected)
+
+
+def test_interval_agrees_with_normal_approximation(global_seed):
+    rng = np.random.default_rng(global_seed)
+    x = rng.normal(loc=0.6, scale=0.1, size=400)
+    mean, low, high = bootstrap_ci(x, n_resamples=2000, seed=global_seed)
+    half = 1.96 * x.std(ddof=1) / math.sqrt(len(x))
+    assert mean == pytest.approx(x.mean())
+    assert low == pytest.approx(mean - half, abs=0.25 * half)
+    assert high == pytest.approx(mean + half, abs=0.25 * half)
+
+
+def test_wider_confidence_gives_wider_interval_and_seed_is_respected():
+    x = np.linspace(0, 1, 30) ** 2
+    _, l90, h90 = bootstrap_ci(x, confidence=0.90)
+    _, l99, h99 = bootstrap_ci(x, confidence=0.99)
+    assert l99 < l90 and h99 > h90
+    assert bootstrap_ci(x, seed=3) == bootstrap_ci(x, seed=3)
+    assert bootstrap_ci(x, seed=3) != bootstrap_ci(x, seed=4)
+
+
+def test_nan_is_skipped_not_counted_as_zero():
+    assert bootstrap_ci([1.0, float("nan"), 3.0]).mean == 2.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), max_size=25), st.integers(0, 1000))
+def test_interval_bounds(values, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, low, high = bootstrap_ci(values, n_resamples=200, seed=seed)
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        assert math.isnan(mean) and math.isnan(low) and math.isnan(high)
+        return
+    tol = 1e-12
+    assert min(finite) - tol <= low <= high <= max(finite) + tol
+    assert mean == pytest.approx(float(np.mean(finite)))
+
+
+def test_bootstrap_validation():
+    with pytest.raises(ValueError, match="expected finite numbers or NaN, got inf"):
+        bootstrap_ci([1.0, float("inf")])
+    with pytest.raises(ValueError, match=r"confidence: expected a number in \(0, 1\), got 95"):
+        bootstrap_ci([1.0, 2.0], confidence=95)
+    with pytest.raises(ValueError, match="n_resamples: expected an integer >= 1"):
+        bootstrap_ci([1.0, 2.0], n_resamples=0)
+
+
+def test_aggregate_keys_counts_and_missing_values():
+    rows = [
+        {"att_auroc": 0.5, "seconds": 1.0},
+        {"att_auroc": float("nan"), "seconds": 2.0},
+        {"seconds": 3.0},
+        {"att_auroc": 0.9, "seconds": 2.0},
+    ]
+    out = aggregate(rows, seed=0)
+    assert set(out) == {f"{m}{s}" for m in ("att_auroc", "seconds") for s in AGGREGATE_SUFFIXES}
+    assert out["att_auroc"] == pytest.approx(0.7)
+    assert out["att_auroc_n"] == 2 and out["att_auroc_n_nan"] == 2
+    assert out["seconds"] == pytest.approx(2.0) and out["seconds_n"] == 4 and out["seconds_n_nan"] == 0
+    assert out["att_auroc_ci_low"] <= out["att_auroc"] <= out["att_auroc_ci_high"]
+    assert list(out)[:5] == [f"att_auroc{s}" for s in AGGREGATE_SUFFIXES]
+    assert aggregate(rows, seed=0) == aggregate(rows, seed=0)
+
+
+def test_aggregate_rejects_across_model_metrics_and_bad_values():
+    with pytest.raises(ValueError, match="'faithfulness_pearson' has aggregation 'across_models'"):
+        aggregate([{"faithfulness_pearson": 0.9}])
+    with pytest.raises(ValueError, match=r"row 1, metric 'att_f1': expected a number, got 'x'"):
+        aggregate([{"att_f1": 0.5}, {"att_f1": "x"}])
+
+
+def test_aggregate_of_no_rows_is_empty():
+    assert aggregate([], seed=0) == {}

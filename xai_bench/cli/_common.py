@@ -1,0 +1,77 @@
+"""Shared CLI plumbing: configuration precedence and turning library errors into exits."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ..config import ConfigError, ExplainConfig
+from ..errors import XaiBenchError
+
+__all__ = ["user_errors", "load_config", "default_cache_path", "open_cache", "console"]
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=False)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print library errors caused by the user's input as one line and exit 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..features import FeatureError
+
+        try:
+            return fn(*args, **kwargs)
+        except (XaiBenchError, ConfigError, FeatureError) as e:
+            click.echo(f"Error: {e}", err=True)
+            report = getattr(e, "report", None)
+            if report is not None and str(report) != str(e):
+                click.echo(str(report), err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def load_config(path: str | None, overrides: dict[str, Any]) -> ExplainConfig:
+    """CLI flags > YAML file (its top level or its ``explain:`` section) > defaults."""
+    values: dict[str, Any] = {}
+    if path:
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"Configuration file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p} is not valid YAML: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p} must hold a mapping of configuration keys, got {type(data).__name__}")
+        values = dict(data.get("explain", data))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "methods" in values and isinstance(values["methods"], str):
+        values["methods"] = (values["methods"],)
+    return ExplainConfig.from_dict(values)
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("XAI_BENCH_CACHE_DIR") or os.path.join(Path.home(), ".cache", "xai-bench")
+    return Path(base) / "responses.sqlite"
+
+
+def open_cache(path: str | None, no_cache: bool, refresh: bool) -> Any:
+    from ..cache import ResponseCache
+
+    if no_cache and refresh:
+        raise click.UsageError("Use just one of --no-cache or --refresh-cache.")
+    mode = "off" if no_cache else ("refresh" if refresh else "use")
+    return ResponseCache(Path(path) if path else default_cache_path(), mode=mode)
