@@ -296,3 +296,21 @@ def test_mlflow_download_failure_is_input_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", fake)
     with pytest.raises(GateInputError, match="mlflow:zzz: could not download artifact 'metrics.json'"):
         load_metrics("mlflow:zzz")
+
+
+@pytest.mark.integration
+def test_real_mlflow_run_artifact(tmp_path, monkeypatch):
+    """A metrics.json logged to a real (local SQLite) MLflow store is read back by run id."""
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = mlflow.create_experiment("gate-test", artifact_location=(tmp_path / "artifacts").as_uri())
+    local = tmp_path / "metrics.json"
+    local.write_text(json.dumps(metrics_doc()))
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.log_artifact(str(local))
+    local.unlink()
+    assert load_metrics(f"mlflow:{run.info.run_id}") == metrics_doc()
+    assert load_metrics(f"runs:/{run.info.run_id}") == metrics_doc()
+    with pytest.raises(GateInputError, match="could not download artifact 'metrics.json'"):
+        load_metrics("mlflow:0123456789abcdef")

@@ -159,7 +159,7 @@ def _is_mlflow_source(source: str) -> bool:
     return source.startswith(("mlflow:", "runs:/"))
 
 
-def _download_mlflow_metrics(source: str) -> Path:
+def _download_mlflow_metrics(source: str, dst: str) -> Path:
     run_id = source[len("mlflow:") :] if source.startswith("mlflow:") else source[len("runs:/") :]
     run_id = run_id.strip("/").split("/", 1)[0]
     if not run_id:
@@ -168,7 +168,6 @@ def _download_mlflow_metrics(source: str) -> Path:
         import mlflow
     except ImportError as e:
         raise GateInputError(f"{source}: reading an MLflow run needs the 'mlflow' package; install it.") from e
-    dst = tempfile.mkdtemp(prefix="xai-bench-gate-")
     uri = os.environ.get("MLFLOW_TRACKING_URI", "(default ./mlruns)")
     try:
         local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="metrics.json", dst_path=dst)
@@ -179,6 +178,24 @@ def _download_mlflow_metrics(source: str) -> Path:
             f"from tracking URI {uri}: {first}"
         ) from e
     return Path(local)
+
+
+def _read_source(src: str) -> str:
+    if _is_mlflow_source(src):
+        with tempfile.TemporaryDirectory(prefix="xai-bench-gate-") as dst:
+            return _read_file(_download_mlflow_metrics(src, dst), src)
+    return _read_file(Path(src), src)
+
+
+def _read_file(path: Path, name: str) -> str:
+    if not path.exists():
+        raise GateInputError(f"{name}: file not found; pass the path of a metrics.json written by a run.")
+    if path.is_dir():
+        raise GateInputError(f"{name}: is a directory; pass the metrics.json file inside it.")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise GateInputError(f"{name}: cannot be read: {e}") from e
 
 
 def _check_number(where: str, value: Any) -> None:
@@ -222,17 +239,8 @@ def load_metrics(source: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises GateInputError naming the source when it is missing, not JSON or not schema 1.
     """
-    src = os.fspath(source)
-    path = _download_mlflow_metrics(src) if _is_mlflow_source(src) else Path(src)
-    name = src if _is_mlflow_source(src) else str(path)
-    if not path.exists():
-        raise GateInputError(f"{name}: file not found; pass the path of a metrics.json written by a run.")
-    if path.is_dir():
-        raise GateInputError(f"{name}: is a directory; pass the metrics.json file inside it.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise GateInputError(f"{name}: cannot be read: {e}") from e
+    name = os.fspath(source)
+    text = _read_source(name)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
