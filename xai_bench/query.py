@@ -43,7 +43,7 @@ class QuerySettings:
 
     @property
     def in_process(self) -> bool:
-        return self.model.startswith(("local/", "oracle:", "oracle/"))
+        return self.model.startswith(("local/", "oracle:", "oracle/", "control:", "control/"))
 
     def effective_concurrency(self) -> int:
         if self.in_process:
@@ -178,6 +178,8 @@ def check_model(model: str) -> None:
             parse_keywords(name[len("oracle/") :])
         except ValueError as e:
             raise ModelError(str(e)) from e
+        return
+    if name.startswith("control/"):
         return
     if name.startswith("local/"):
         from .models.local import resolve_local_model

@@ -81,6 +81,12 @@ def fit_surrogate(masks: np.ndarray, y: np.ndarray, weights: np.ndarray, kind: s
     if np.ptp(y) == 0:  # constant target: every word is irrelevant; avoid degenerate solver paths
         coef = np.zeros(z.shape[1])
         intercept = float(y[0]) if y.size else 0.0
+    elif kind == "bayesian_ridge":
+        # BayesianRidge's hyper-priors are not scale-free: fit on standardised y, scale back.
+        centre, scale = float(np.average(y, weights=w)), float(np.std(y)) or 1.0
+        model.fit(z, (y - centre) / scale, sample_weight=w)
+        coef = np.asarray(model.coef_, float).ravel() * scale
+        intercept = float(model.intercept_) * scale + centre
     else:
         model.fit(z, y, sample_weight=w)
         coef = np.asarray(model.coef_, float).ravel()

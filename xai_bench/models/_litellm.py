@@ -3,6 +3,7 @@
 ``local/<name>``  llama.cpp models shipped in PyPI packages (see ``xai_bench.models.local``)
 ``oracle/<w1>,<w2>``  deterministic control models with planted ground truth; users write
                   them as ``oracle:<w1>,<w2>`` (``litellm_model_name`` maps the spelling).
+``control/<kind>``  failure-path control models (empty answers, errors, a share of failures).
 Everything else (``openai/...``, ``anthropic/...``, ``ollama/...``, an ``api_base``) goes to
 litellm unchanged.
 """
@@ -32,8 +33,9 @@ def set_offline_env() -> None:
 
 def litellm_model_name(model: str) -> str:
     """The litellm spelling of a user model string (``oracle:a,b`` -> ``oracle/a,b``)."""
-    if model.startswith("oracle:"):
-        return "oracle/" + model[len("oracle:") :]
+    for family in ("oracle", "control"):
+        if model.startswith(family + ":"):
+            return family + "/" + model[len(family) + 1 :]
     return model
 
 
@@ -45,14 +47,16 @@ def get_litellm() -> ModuleType:
 
     with _lock:
         if not _registered:
+            from .control import ControlLLM
             from .local import LocalLLM
             from .oracle import OracleLLM
 
             litellm.suppress_debug_info = True
-            providers = [p for p in (litellm.custom_provider_map or []) if p.get("provider") not in ("local", "oracle")]
+            providers = [p for p in (litellm.custom_provider_map or []) if p.get("provider") not in ("local", "oracle", "control")]
             providers += [
                 {"provider": "local", "custom_handler": LocalLLM()},
                 {"provider": "oracle", "custom_handler": OracleLLM()},
+                {"provider": "control", "custom_handler": ControlLLM()},
             ]
             litellm.custom_provider_map = providers
             from litellm.utils import custom_llm_setup
