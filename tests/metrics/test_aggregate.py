@@ -42,6 +42,17 @@ def test_interval_agrees_with_normal_approximation(global_seed):
     assert high == pytest.approx(mean + half, abs=0.25 * half)
 
 
+def test_uses_scipy_percentile_bootstrap_of_the_mean():
+    from scipy import stats
+
+    x = np.array([0.1, 0.9, 0.85, 0.4, 0.95, 0.6, 0.3, 0.99, 0.7, 0.2])
+    ref = stats.bootstrap(
+        (x,), np.mean, n_resamples=500, confidence_level=0.9, method="percentile", rng=np.random.default_rng(5)
+    ).confidence_interval
+    _, low, high = bootstrap_ci(x, n_resamples=500, confidence=0.9, seed=5)
+    assert (low, high) == pytest.approx((ref.low, ref.high))
+
+
 def test_wider_confidence_gives_wider_interval_and_seed_is_respected():
     x = np.linspace(0, 1, 30) ** 2
     _, l90, h90 = bootstrap_ci(x, confidence=0.90)

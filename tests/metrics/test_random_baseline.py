@@ -17,6 +17,12 @@ def test_shape_determinism_and_distribution():
     assert abs(big.mean()) < 0.03 and abs(big.std() - 1) < 0.03
 
 
+def test_ranking_is_a_uniform_permutation():
+    # the most important position is equally likely to be any of the words
+    counts = np.bincount([int(np.argmax(random_attributions(4, seed=s))) for s in range(2000)], minlength=4)
+    assert np.all(np.abs(counts - 500) < 100), counts
+
+
 def test_auroc_averages_near_half_over_many_prompts(global_seed):
     rng = np.random.default_rng(global_seed)
     rows = []

@@ -11,7 +11,6 @@ import math
 from typing import Literal, Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ._arrays import as_binary_mask, as_scores, top_k_mask
 from .registry import register_metric
@@ -123,6 +122,10 @@ def attribution_accuracy(
 
     n_pos = int(mask.sum())
     if 0 < n_pos < d:
+        # imported here: sklearn.metrics takes about a second to import, and the registry
+        # (imported by DAG files and the CLI) must stay cheap.
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
         auroc = float(roc_auc_score(mask, scores))
         auprc = float(average_precision_score(mask, scores))
     else:

@@ -11,7 +11,6 @@ import math
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
-from scipy import stats
 
 from .registry import get_metric
 
@@ -69,6 +68,8 @@ def bootstrap_ci(
     mean = float(np.mean(x))
     if x.size < 2 or np.ptp(x) == 0:
         return ConfidenceInterval(mean, mean, mean)
+    from scipy import stats  # imported here so that importing the registry stays cheap
+
     res = stats.bootstrap(
         (x,),
         np.mean,

@@ -33,7 +33,9 @@ def _as_runs(attribution_runs: Sequence[Sequence[float]] | np.ndarray, ddof: int
         raise ValueError("attribution_runs: expected at least 1 word (d >= 1), got d = 0")
     if not np.all(np.isfinite(runs)):
         run, word = (int(v[0]) for v in np.nonzero(~np.isfinite(runs)))
-        raise ValueError(f"attribution_runs: expected finite numbers, got {float(runs[run, word])!r} at run {run}, word {word}")
+        raise ValueError(
+            f"attribution_runs: expected finite numbers, got {float(runs[run, word])!r} at run {run}, word {word}"
+        )
     return runs
 
 

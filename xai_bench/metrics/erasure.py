@@ -34,7 +34,7 @@ __all__ = ["ERASER_BINS", "ErasureMask", "erasure_k", "erasure_masks", "aopc"]
 
 ERASER_BINS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
 
-# bin * d is computed in floating point (0.1 * 30 = 3.0000000000000004); subtracting
+# bin * d is computed in floating point (0.07 * 100 = 7.000000000000001); subtracting
 # this before the ceiling keeps exact products exact.
 _CEIL_TOLERANCE = 1e-9
 

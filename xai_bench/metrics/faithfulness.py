@@ -13,7 +13,6 @@ import warnings
 from typing import Mapping, NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from .registry import register_metric
 
@@ -80,7 +79,8 @@ def faithfulness_pearson(
     x_all: list[float] = []
     y_all: list[float] = []
     for m in models:
-        for name, mapping, out in (("model_accuracy", model_accuracy, x_all), ("attribution_metric", attribution_metric, y_all)):
+        pairs = (("model_accuracy", model_accuracy, x_all), ("attribution_metric", attribution_metric, y_all))
+        for name, mapping, out in pairs:
             v = mapping[m]
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or math.isinf(v):
                 raise ValueError(f"{name}[{m!r}]: expected a finite number or NaN, got {v!r}")
@@ -99,6 +99,8 @@ def faithfulness_pearson(
     for name, arr in (("model_accuracy", x), ("attribution_metric", y)):
         if np.ptp(arr) == 0:
             return undefined(f"{name} is constant across models ({arr[0]!r}): the correlation is undefined")
+    from scipy import stats  # imported here so that importing the registry stays cheap
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = stats.pearsonr(x, y)

@@ -187,8 +187,8 @@ def get_metric(name: str) -> MetricInfo:
     except KeyError:
         pass
     available = sorted(_REGISTRY)
-    # difflib alone misses prefix-less matches such as 'auroc' -> 'att_auroc';
-    # also offer names that contain the query.
+    # difflib misses short queries inside long names ('jaccard' -> 'stability_jaccard'),
+    # so names that contain the query are offered too.
     close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
     contains = [n for n in available if name and name.lower() in n.lower() and n not in close]
     suggestions = (close + contains)[:3]
@@ -204,7 +204,7 @@ def list_metrics() -> list[MetricInfo]:
 # Fidelity of the surrogate (paper eq. 16-22). Implemented in fidelity.py by
 # ``fidelity_stats(y, y_hat, weights, n_features) -> dict``; the "_heldout" variants
 # are the same statistics on a fresh set of perturbations the surrogate was not fit on.
-# ``key`` is left None: the result keys are fidelity.py's to define.
+# ``key`` is the name fidelity_stats gives the statistic (fidelity_r2w_adj -> "r2w_adj").
 _FIDELITY_IMPL = "xai_bench.metrics.fidelity:fidelity_stats"
 _FIDELITY: tuple[tuple[str, bool, tuple[float, float], str], ...] = (
     ("fidelity_r2", True, (-math.inf, 1.0), "R^2 of the surrogate against the output shifts (eq. 16)"),
@@ -216,12 +216,16 @@ _FIDELITY: tuple[tuple[str, bool, tuple[float, float], str], ...] = (
     ("fidelity_l2", False, (0.0, math.inf), "mean L2 (squared) error (eq. 22)"),
 )
 for _name, _hib, _range, _desc in _FIDELITY:
-    declare_metric(_name, higher_is_better=_hib, range=_range, implementation=_FIDELITY_IMPL, description=_desc)
+    _key = _name.removeprefix("fidelity_")
+    declare_metric(
+        _name, higher_is_better=_hib, range=_range, implementation=_FIDELITY_IMPL, key=_key, description=_desc
+    )
     declare_metric(
         f"{_name}_heldout",
         higher_is_better=_hib,
         range=_range,
         implementation=_FIDELITY_IMPL,
+        key=_key,
         description=f"{_desc}, on held-out perturbations",
     )
-del _name, _hib, _range, _desc
+del _name, _hib, _range, _desc, _key
