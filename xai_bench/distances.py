@@ -17,10 +17,15 @@ __all__ = ["wasserstein", "wmd", "cost_matrix", "cosine_distance", "mask_cosine_
 
 
 def cost_matrix(a: np.ndarray, b: np.ndarray, p: float = 1.0) -> np.ndarray:
-    """Euclidean distance matrix between the rows of a and b, raised to the power p."""
-    import ot
+    """Euclidean distance matrix between the rows of a and b, raised to the power p.
 
-    d = np.sqrt(np.maximum(ot.dist(np.asarray(a, float), np.asarray(b, float), metric="sqeuclidean"), 0.0))
+    Computed from coordinate differences (scipy's cdist), not the |a|^2 + |b|^2 - 2ab
+    expansion: that one cancels catastrophically and gives ~1e-8 |a| instead of 0 for
+    identical rows, so a prompt or output compared with itself had a non-zero WMD.
+    """
+    from scipy.spatial.distance import cdist
+
+    d = cdist(np.asarray(a, float), np.asarray(b, float), metric="euclidean")
     return d if p == 1 else d**p
 
 
