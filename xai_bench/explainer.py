@@ -12,6 +12,8 @@ input distance, kernel, output distance and surrogate (``config.METHODS``).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -26,7 +28,7 @@ from .errors import ModelError
 from .explanation import Explanation, PerturbationRecord
 from .features import Features, prompt_features
 from .perturbation import Perturbations, generate_perturbations
-from .query import QuerySettings, Usage, query_model
+from .query import QueryFailures, QuerySettings, Usage, query_model
 from .significance import permutation_pvalues
 from .surrogates import auto_sigma, fit_surrogate, gaussian_kernel, lime_kernel
 
@@ -41,6 +43,9 @@ def query_settings(model: str, config: ExplainConfig) -> QuerySettings:
         num_retries=int(config.extra.get("num_retries", 3)),
         concurrency=config.extra.get("concurrency"),
         max_failure_share=float(config.extra.get("max_failure_share", 0.1)),
+        retry_initial_wait=float(config.extra.get("retry_initial_wait", 0.5)),
+        retry_max_wait=float(config.extra.get("retry_max_wait", 20.0)),
+        call_log=config.extra.get("call_log") or os.environ.get("XAI_BENCH_CALL_LOG") or None,
     )
 
 
@@ -53,6 +58,8 @@ class QueryStage:
     errors: list[str | None]
     usage: dict[str, Any]
     seconds: float
+    # output_mode "samples"/"logprobs": the per-prompt distributions (output_distance.distribution_owmd)
+    distribution: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,18 +77,18 @@ class DistanceStage:
 def query_stage(features: Features, perturbations: Perturbations, model: str, config: ExplainConfig, *,
                 cache: ResponseCache | None = None, progress: bool = True) -> QueryStage:
     """Query the model on the original prompt and each perturbation (deduplicated, cached)."""
+    from .output_distance import output_options
+
     settings = query_settings(model, config)
+    options = output_options(config)
+    if options.mode != "text":
+        return _distribution_query_stage(features, perturbations, model, settings, options, cache=cache,
+                                         progress=progress)
     t0 = time.perf_counter()
     prompts = [features.text, *perturbations.texts]
     result = query_model(prompts, settings, cache=cache, progress=progress)
     first = result.replies[0]
-    if not first.ok:
-        raise ModelError(f"The model {model!r} failed on the original prompt: {first.error}")
-    if not (first.text or "").strip():
-        raise ModelError(
-            f"The model {model!r} returned an empty response to the original prompt, so there is no output to "
-            "compare perturbations with. Try a larger max_tokens, another system prompt or another model."
-        )
+    _check_original(model, first)
     replies = result.replies[1:]
     return QueryStage(
         original_response=first.text or "",
@@ -90,6 +97,61 @@ def query_stage(features: Features, perturbations: Perturbations, model: str, co
         usage=result.usage.to_dict(),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _check_original(model: str, first: Any) -> None:
+    if not first.ok:
+        raise ModelError(f"The model {model!r} failed on the original prompt: {first.error}")
+    if not (first.text or "").strip():
+        raise ModelError(
+            f"The model {model!r} returned an empty response to the original prompt, so there is no output to "
+            "compare perturbations with. Try a larger max_tokens, another system prompt or another model."
+        )
+
+
+def _distribution_query_stage(features: Features, perturbations: Perturbations, model: str, settings: QuerySettings,
+                              options: Any, *, cache: ResponseCache | None, progress: bool) -> QueryStage:
+    """Queries of output_mode "samples" (k seeded samples per prompt) or "logprobs" (the original
+    answer in full, then one-token calls with top-k log-probabilities for every prompt)."""
+    t0 = time.perf_counter()
+    prompts = [features.text, *perturbations.texts]
+    usage = Usage()
+    if options.mode == "samples":
+        runs = []
+        for s in range(options.n_samples):
+            res = query_model(prompts, settings, cache=cache, progress=progress,
+                              description=f"sample {s + 1}/{options.n_samples}", sample=s)
+            usage.add(Usage(**res.usage.to_dict()))
+            runs.append(res.replies)
+        _check_original(model, runs[0][0])
+        per_prompt = [[run[i] for run in runs] for i in range(len(prompts))]
+        original = [r.text or "" for r in per_prompt[0] if r.ok]
+        perturbed = [[r.text or "" for r in rs if r.ok] for rs in per_prompt[1:]]
+        errors = [None if any(r.ok for r in rs) else rs[0].error for rs in per_prompt[1:]]
+        responses = [next((r.text or "" for r in rs if r.ok), "") for rs in per_prompt[1:]]
+        distribution: dict[str, Any] = {"mode": "samples", "n_samples": options.n_samples,
+                                        "original": original, "perturbed": perturbed}
+        original_text = per_prompt[0][0].text or ""
+    else:
+        full = query_model([features.text], settings, cache=cache, progress=False)
+        usage.add(Usage(**full.usage.to_dict()))
+        _check_original(model, full.replies[0])
+        lp_settings = dataclasses.replace(settings, logprobs=options.top_logprobs, max_tokens=1)
+        res = query_model(prompts, lp_settings, cache=cache, progress=progress, description="next-token logprobs")
+        usage.add(Usage(**res.usage.to_dict()))
+        first = res.replies[0]
+        if not first.ok or not first.logprobs:
+            raise ModelError(f"The model {model!r} gave no next-token log-probabilities for the original prompt: "
+                             f"{first.error or 'empty logprobs'}")
+        distribution = {"mode": "logprobs", "top_logprobs": options.top_logprobs,
+                        "original": [list(t) for t in first.logprobs[0]],
+                        "perturbed": [[list(t) for t in r.logprobs[0]] if r.ok and r.logprobs else None
+                                      for r in res.replies[1:]]}
+        errors = [r.error if not r.ok else (None if r.logprobs else "no logprobs returned") for r in res.replies[1:]]
+        responses = [r.text or "" for r in res.replies[1:]]
+        original_text = full.replies[0].text or ""
+    return QueryStage(original_response=original_text, responses=responses, errors=errors, usage=usage.to_dict(),
+                      seconds=time.perf_counter() - t0, distribution=distribution)
 
 
 def distance_stage(features: Features, perturbations: Perturbations, queried: QueryStage, config: ExplainConfig, *,
@@ -113,7 +175,12 @@ def distance_stage(features: Features, perturbations: Perturbations, queried: Qu
     t0 = time.perf_counter()
     owmd: list[float] = [0.0] * n
     p_values: list[float | None] = [None] * n
-    if need_wmd_out:
+    if need_wmd_out and queried.distribution is not None:
+        from .output_distance import distribution_owmd
+
+        owmd = distribution_owmd(queried.distribution, embedder, config.wasserstein_p)
+        timings["owmd"] = time.perf_counter() - t0  # no permutation p-values for distribution modes
+    elif need_wmd_out:
         out_toks = embedder.token_embeddings([queried.original_response, *queried.responses])
         cache: dict[str, float] = {}
         for j, (resp, emb) in enumerate(zip(queried.responses, out_toks[1:])):
@@ -184,7 +251,7 @@ def fit_stage(features: Features, perturbations: Perturbations, queried: QuerySt
     ]
     timings = {"model": queried.seconds, **dist.timings, "surrogate": time.perf_counter() - t0}
     usage = {k: queried.usage.get(k, 0) for k in ("llm_calls", "cache_hits", "prompt_tokens", "completion_tokens",
-                                                   "cost_usd", "deduplicated", "failed_calls")}
+                                                   "cost_usd", "deduplicated", "failed_calls", "retries")}
     return Explanation(
         method=method, model=model, prompt=features.text, tokens=list(features.words),
         attributions=[float(-c) for c in fit.coefficients], intercept=fit.intercept,
