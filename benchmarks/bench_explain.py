@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-PROMPT = "Give me three quick tips for cooking fluffy rice on a gas stove ."  # 12 words
+PROMPT = "Give me three quick tips for cooking rice on the stove ."  # 12 words
 
 
 def main() -> None:
