@@ -4,21 +4,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export XAI_BENCH_HOME ?= $(CURDIR)
 
-.PHONY: setup run test test-slow bench lint lock clean
+.PHONY: setup data run examples test test-slow bench lint lock clean
 
 setup:
 	@bash scripts/bootstrap.sh
 
-## The main job on embedded defaults
-run: setup
+## Datasets (a DVC stage: data/source + ../shared/datasets -> data/prepared)
+data: setup
+	@bash scripts/prepare_data.sh
+
+## The main job on embedded defaults: the xai_benchmark Airflow DAG, MLflow, gate, audit
+run: data
+	@bash scripts/run_dag.sh
+
+## The built-in example prompts, explained with all three methods (no Airflow)
+examples: setup
 	@$(BIN)/xai-bench examples --out out/examples
 
 ## The default test suite (what CI runs)
-test: setup
+test: data
 	@$(BIN)/python -m pytest -q
 
 ## Long tests: larger real-model runs
-test-slow: setup
+test-slow: data
 	@$(BIN)/python -m pytest -q -m slow
 
 ## Benchmarks that print their figures (not tests)

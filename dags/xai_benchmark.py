@@ -1,0 +1,140 @@
+"""
+### xai_benchmark
+
+Re-benchmark token-level explanations (gSMILE, LIME, Bay-LIME) of the configured LLMs.
+
+Stages, each a task calling ``xai_bench.benchmark.stages``: prepare + validate data
+(Great Expectations) -> perturb -> query the models -> distances -> surrogate fits and
+per-prompt metrics, the middle four mapped over model x prompt shards -> aggregate ->
+MLflow -> drift gate -> audit record -> enforce the gate.
+
+Intermediate results are files in a run folder (XCom carries paths and shard ids only);
+every task is idempotent. Runs weekly and whenever the prepared data set changes
+(the ``xai_data`` asset, emitted by the ``xai_data_watch`` DAG after a new DVC version).
+Params: ``config`` (benchmark YAML), ``out_root``, ``baseline`` (metrics.json or
+``mlflow:<run_id>``), ``thresholds``, ``fail_on_regression``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+PROJECT = os.environ.get("XAI_BENCH_HOME", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+XAI_DATA = Asset(name="xai_data", uri=f"file://{PROJECT}/data/prepared")
+
+
+@dag(
+    dag_id="xai_benchmark",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 3 * * 1", timezone="UTC"), assets=[XAI_DATA]),
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["xai-bench", "benchmark"],
+    doc_md=__doc__,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    params={
+        "config": Param(f"{PROJECT}/configs/dag-default.yaml", type="string", description="Benchmark YAML"),
+        "out_root": Param(f"{PROJECT}/runs", type="string", description="Run folders are created here"),
+        "baseline": Param(f"{PROJECT}/configs/baseline/metrics.json", type=["null", "string"],
+                          description="metrics.json or mlflow:<run_id> to gate against"),
+        "thresholds": Param(f"{PROJECT}/configs/gate-thresholds.yaml", type=["null", "string"]),
+        "fail_on_regression": Param(True, type="boolean"),
+    },
+)
+def xai_benchmark():
+    @task(multiple_outputs=True)
+    def prepare_data(params=None, run_id=None) -> dict:
+        """Load and validate every dataset (GX); write the shard files."""
+        from xai_bench.benchmark.config import load_benchmark_config
+        from xai_bench.benchmark.rundir import slug
+        from xai_bench.benchmark.stages import prepare
+
+        run_dir = os.path.join(params["out_root"], slug(run_id))
+        shards = prepare(load_benchmark_config(params["config"]), run_dir)
+        return {"run_dir": run_dir, "shards": shards}
+
+    @task(max_active_tis_per_dagrun=4)
+    def perturb(run_dir: str, shard_id: str) -> str:
+        from xai_bench.benchmark.stages import perturb as stage
+
+        stage(run_dir, shard_id)
+        return shard_id
+
+    @task(max_active_tis_per_dagrun=4)
+    def query(run_dir: str, shard_id: str) -> str:
+        from xai_bench.benchmark.stages import query as stage
+
+        stage(run_dir, shard_id)
+        return shard_id
+
+    @task
+    def distances(run_dir: str, shard_id: str) -> str:
+        from xai_bench.benchmark.stages import distances as stage
+
+        stage(run_dir, shard_id)
+        return shard_id
+
+    @task
+    def fit(run_dir: str, shard_id: str) -> str:
+        from xai_bench.benchmark.stages import fit as stage
+
+        stage(run_dir, shard_id)
+        return shard_id
+
+    @task
+    def aggregate(run_dir: str, done: list) -> str:
+        from xai_bench.benchmark.stages import aggregate as stage
+
+        list(done)  # every shard finished
+        return str(stage(run_dir))
+
+    @task
+    def log_mlflow(run_dir: str, ti=None) -> str:
+        from xai_bench.pipeline import record_mlflow
+
+        run_id = record_mlflow(run_dir)
+        uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+        if uri.startswith("http"):
+            ti.xcom_push(key="mlflow_run_url", value=f"{uri.rstrip('/')}/#/runs/{run_id}")
+        return run_id
+
+    @task
+    def drift_gate(run_dir: str, params=None) -> dict:
+        from xai_bench.pipeline import run_gate
+
+        return run_gate(run_dir, params["baseline"], params["thresholds"])
+
+    @task
+    def audit_record(run_dir: str, gate: dict, mlflow_run_id: str) -> str:
+        from xai_bench.pipeline import record_audit
+
+        return record_audit(run_dir, gate=gate, mlflow_run_id=mlflow_run_id)["hash"]
+
+    @task
+    def enforce_gate(gate: dict, audit_hash: str, params=None) -> str:
+        if params["fail_on_regression"] and gate.get("verdict") == "fail":
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"Interpretability drift: the gate failed (audit record {audit_hash[:12]}).")
+        return gate.get("verdict", "unknown")
+
+    prep = prepare_data()
+    run_dir = prep["run_dir"]
+    p = perturb.partial(run_dir=run_dir).expand(shard_id=prep["shards"])
+    q = query.partial(run_dir=run_dir).expand(shard_id=p)
+    d = distances.partial(run_dir=run_dir).expand(shard_id=q)
+    f = fit.partial(run_dir=run_dir).expand(shard_id=d)
+    results = aggregate(run_dir, f)
+    mlflow_id = log_mlflow(results)
+    gate = drift_gate(results)
+    audit = audit_record(results, gate, mlflow_id)
+    enforce_gate(gate, audit)
+
+
+xai_benchmark()
+
+if __name__ == "__main__":
+    xai_benchmark().test()

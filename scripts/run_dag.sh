@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The main job: the xai_benchmark Airflow DAG, run for real on embedded defaults
+# (SQLite-backed Airflow under ./airflow_home, MLflow on ./mlflow/mlflow.db, the embedded
+# llama.cpp model, local embeddings). Extra arguments go to `airflow dags test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+BIN="$ROOT/.venv/bin"
+export PATH="$BIN:$PATH"
+export XAI_BENCH_HOME="$ROOT"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/airflow_home}"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__UNIT_TEST_MODE=False
+export AIRFLOW__LOGGING__LOGGING_LEVEL="${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}"
+export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///$ROOT/mlflow/mlflow.db}"
+export DVC_NO_ANALYTICS=1 LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+mkdir -p "$AIRFLOW_HOME" "$ROOT/mlflow" "$ROOT/runs"
+
+bash scripts/prepare_data.sh
+echo "==> airflow db migrate ($AIRFLOW_HOME)" >&2
+airflow db migrate >/dev/null
+echo "==> airflow dags test xai_benchmark" >&2
+airflow dags test xai_benchmark "$@"
+run_dir="$(ls -td "$ROOT"/runs/*/ 2>/dev/null | head -n 1)"
+cat <<MSG
+
+==> done
+results:     ${run_dir}  (metrics.json, report.md, heatmaps/)
+report:      ${run_dir}report.md
+MLflow:      $MLFLOW_TRACKING_URI
+             open the UI with: $BIN/mlflow ui --backend-store-uri $MLFLOW_TRACKING_URI --port 5000
+audit log:   $ROOT/audit/audit.jsonl  (check: $BIN/xai-bench audit verify audit/audit.jsonl)
+MSG

@@ -1,0 +1,143 @@
+"""What happens after a benchmark run: MLflow record, drift gate, audit record.
+
+The Airflow DAG runs these as its last three tasks; ``xai-bench run --record`` runs them
+in process. Each reads the results folder written by ``benchmark.stages.aggregate``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["home", "record_mlflow", "run_gate", "record_audit", "default_audit_log", "data_version"]
+
+
+def home() -> Path:
+    """Project-local state root: $XAI_BENCH_HOME, else the current directory."""
+    return Path(os.environ.get("XAI_BENCH_HOME") or os.getcwd())
+
+
+def default_audit_log() -> Path:
+    return home() / "audit" / "audit.jsonl"
+
+
+def _run_info(results_dir: Path) -> dict[str, Any]:
+    p = results_dir / "run.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+
+def _dataset_files(results_dir: Path) -> dict[str, str]:
+    cfg = results_dir / "config.json"
+    if not cfg.is_file():
+        return {}
+    data = json.loads(cfg.read_text(encoding="utf-8"))
+    out = {}
+    for spec in data.get("datasets", []):
+        path = Path(spec.get("path", ""))
+        if not path.is_absolute():
+            path = home() / path
+        if path.is_file():
+            out[spec.get("name", path.stem)] = str(path)
+    return out
+
+
+def record_mlflow(results_dir: str | Path, *, tracking_uri: str | None = None) -> str:
+    """Log the results folder to MLflow (parent + nested runs); returns the parent run id."""
+    from .tracking import log_benchmark_run
+
+    results_dir = Path(results_dir)
+    return log_benchmark_run(results_dir, tracking_uri=tracking_uri, dataset_files=_dataset_files(results_dir))
+
+
+def run_gate(results_dir: str | Path, baseline: str | None, thresholds: str | None = None) -> dict[str, Any]:
+    """Compare metrics.json with a baseline; writes gate.json. No baseline -> verdict "no-baseline"."""
+    from .gate import compare, load_metrics, load_thresholds
+
+    results_dir = Path(results_dir)
+    if not baseline or not (str(baseline).startswith(("mlflow:", "runs:/")) or Path(baseline).is_file()):
+        verdict = {"verdict": "no-baseline", "baseline": baseline, "passed": True}
+    else:
+        report = compare(load_metrics(baseline), load_metrics(results_dir / "metrics.json"), load_thresholds(thresholds))
+        verdict = {"verdict": "pass" if report.passed else "fail", "baseline": str(baseline), "passed": report.passed,
+                   "report": report.to_dict()}
+    (results_dir / "gate.json").write_text(json.dumps(verdict, indent=1, default=str) + "\n", encoding="utf-8")
+    return verdict
+
+
+def _explanation_texts(results_dir: Path) -> tuple[list[str], list[str]]:
+    prompts: list[str] = []
+    responses: list[str] = []
+    for path in sorted((results_dir / "fit").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        stack: list[Any] = [data]
+        while stack:  # every Explanation dict anywhere in the shard file
+            node = stack.pop()
+            if isinstance(node, dict):
+                if "perturbations" in node and "original_response" in node:
+                    prompts.append(node.get("prompt", ""))
+                    responses.append(node.get("original_response", ""))
+                    for p in node["perturbations"]:
+                        prompts.append(p.get("prompt", ""))
+                        responses.append(p.get("response", ""))
+                else:
+                    stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return prompts, responses
+
+
+def record_audit(results_dir: str | Path, *, log_path: str | Path | None = None, gate: dict[str, Any] | None = None,
+                 mlflow_run_id: str | None = None) -> dict[str, Any]:
+    """Append this run's record to the hash-chained audit log; returns the written record."""
+    from .audit import AuditRecord, append_record, text_hashes
+    from .models.local import LOCAL_MODELS, resolve_local_model, weights_sha256
+
+    results_dir = Path(results_dir)
+    info = _run_info(results_dir)
+    metrics = json.loads((results_dir / "metrics.json").read_text(encoding="utf-8"))
+    config = json.loads((results_dir / "config.json").read_text(encoding="utf-8")) if (results_dir / "config.json").is_file() else {}
+    models: dict[str, dict[str, Any]] = {}
+    for m in info.get("models", []):
+        entry: dict[str, Any] = {}
+        if m.startswith("local/") and m[len("local/"):] in LOCAL_MODELS:
+            try:
+                entry["weights_sha256"] = weights_sha256(resolve_local_model(m[len("local/"):]))
+            except Exception as e:  # not installed: say so rather than invent a hash
+                entry["weights_sha256"] = None
+                entry["note"] = str(e)[:200]
+        models[m] = entry
+    prompts, responses = _explanation_texts(results_dir)
+    record = AuditRecord(
+        run_id=info.get("run_id", results_dir.name),
+        git_commit=info.get("git_commit"),
+        config_hash=info.get("config_hash"),
+        dataset_hashes=dict(info.get("fingerprint", {}).get("data", {})),
+        models=models,
+        embedding_model=(config.get("explain") or {}).get("embedding_model", "all-MiniLM-L6-v2"),
+        seeds=info.get("seed"),
+        prompt_hashes=text_hashes(prompts, inline_limit=64),
+        response_hashes=text_hashes(responses, inline_limit=64),
+        metrics=metrics.get("results", {}),
+        gate_verdict=(gate or {}).get("verdict"),
+        extra={"mlflow_run_id": mlflow_run_id, "results_dir": str(results_dir)},
+    )
+    return append_record(log_path or default_audit_log(), record)
+
+
+def data_version(project: str | Path) -> str:
+    """The DVC content hash of ``data/prepared`` as recorded in dvc.lock (sha256 of the lock if absent)."""
+    import hashlib
+
+    import yaml
+
+    lock = Path(project) / "dvc.lock"
+    if not lock.is_file():
+        return "no-dvc-lock"
+    doc = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    for stage in (doc.get("stages") or {}).values():
+        for out in stage.get("outs", []):
+            if str(out.get("path", "")).rstrip("/") == "data/prepared":
+                return str(out.get("md5") or out.get("hash") or out)
+    return hashlib.sha256(lock.read_bytes()).hexdigest()
