@@ -4,6 +4,12 @@
 - ``control:error`` / ``control/error``: every call fails (a provider-side error).
 - ``control/flaky-<pct>``: a deterministic pct% of prompts (by prompt hash) fail; the
   others are answered like ``oracle`` would for the prompt's first word.
+- ``control:noisy-<pct>:<w1>,<w2>``: an oracle with sampling noise and log-probabilities,
+  for comparing output modes against a planted truth. At temperature 0 it answers like
+  ``oracle:<w1>,<w2>``. At temperature > 0 each call (seeded by prompt and ``seed``) returns,
+  with probability pct%, one of a few distractor sentences unrelated to the prompt, else
+  the oracle answer. With ``logprobs``, the first token's top-k distribution is exact and
+  noise-free: each listed keyword present in the prompt raises its own token's logit.
 They exist so that the error paths are exercised through the real litellm call path.
 """
 
@@ -12,14 +18,59 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from litellm import CustomLLM
+from ._litellm import set_offline_env
+
+set_offline_env()  # before litellm is imported: its import otherwise fetches a cost map
+
+from litellm import CustomLLM  # noqa: E402
 from litellm.llms.custom_llm import CustomLLMError
 
 from ._response import last_user_message, make_response
 
 __all__ = ["ControlLLM", "CONTROL_KINDS"]
 
-CONTROL_KINDS = ("empty", "error", "flaky-<pct>")
+CONTROL_KINDS = ("empty", "error", "flaky-<pct>", "noisy-<pct>:<w1>,<w2>")
+
+_DISTRACTORS = (
+    "Here is a short answer.",
+    "Let me think about that for a moment.",
+    "That is an interesting question with many sides.",
+    "Sure, I can help with this request.",
+)
+_GENERIC = ("The", "I", "Sure", "Here", "It", "This", "Let", "A")
+
+
+def _noisy(model: str, prompt: str, params: dict[str, Any]) -> Any:
+    import math
+    import random
+
+    from .oracle import _normalise, oracle_answer, parse_keywords
+
+    head, _, words = model.partition(":")
+    pct = int(head.split("-", 1)[1])
+    keywords = parse_keywords(words)
+    present = {_normalise(w) for w in prompt.split()}
+    temperature = float(params.get("temperature") or 0.0)
+    text = oracle_answer(prompt, keywords)
+    if temperature > 0:
+        seed = params.get("seed")
+        rng = random.Random(hashlib.sha256(f"{seed}|{prompt}".encode()).hexdigest())
+        if rng.random() < pct / 100:
+            text = rng.choice(_DISTRACTORS)
+    logprobs = None
+    if params.get("logprobs") or params.get("top_logprobs"):
+        k = int(params.get("top_logprobs") or 1)
+        logits = {tok: 1.0 - 0.1 * i for i, tok in enumerate(_GENERIC)}
+        for kw in keywords:
+            logits[kw] = 3.0 if kw in present else -2.0
+        z = math.log(sum(math.exp(v) for v in logits.values()))
+        ranked = sorted(logits.items(), key=lambda kv: -kv[1])[:k]
+        tops = [{"token": t, "logprob": v - z, "bytes": None} for t, v in ranked]
+        logprobs = {"content": [{"token": tops[0]["token"], "logprob": tops[0]["logprob"], "bytes": None,
+                                 "top_logprobs": tops}]}
+        text = tops[0]["token"] if int(params.get("max_tokens") or 48) <= 1 else text
+    return make_response(model=f"control/{model}", text=text, prompt_tokens=len(prompt.split()),
+                         completion_tokens=len(text.split()), logprobs=logprobs)
 
 
 class ControlLLM(CustomLLM):
@@ -29,6 +80,8 @@ class ControlLLM(CustomLLM):
             return make_response(model="control/empty", text="", prompt_tokens=len(prompt.split()), completion_tokens=0)
         if model == "error":
             raise CustomLLMError(status_code=500, message="control/error always fails (by design)")
+        if model.startswith("noisy-"):
+            return _noisy(model, prompt, dict(kwargs.get("optional_params") or {}))
         if model.startswith("flaky-"):
             pct = int(model.split("-", 1)[1])
             bucket = int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 100
