@@ -26,6 +26,13 @@ PROJECT = os.environ.get("XAI_BENCH_HOME", os.path.dirname(os.path.dirname(os.pa
 XAI_DATA = Asset(name="xai_data", uri=f"file://{PROJECT}/data/prepared")
 
 
+def _run_dir(params: dict, run_id: str) -> str:
+    """The run folder of this DAG run: every task derives it, so a retry writes to the same place."""
+    from xai_bench.benchmark.rundir import slug
+
+    return os.path.join(params["out_root"], slug(run_id))
+
+
 @dag(
     dag_id="xai_benchmark",
     schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 3 * * 1", timezone="UTC"), assets=[XAI_DATA]),
@@ -45,51 +52,48 @@ XAI_DATA = Asset(name="xai_data", uri=f"file://{PROJECT}/data/prepared")
     },
 )
 def xai_benchmark():
-    @task(multiple_outputs=True)
-    def prepare_data(params=None, run_id=None) -> dict:
-        """Load and validate every dataset (GX); write the shard files."""
+    @task
+    def prepare_data(params=None, run_id=None) -> list[str]:
+        """Load and validate every dataset (GX); write the shard files; return the shard ids."""
         from xai_bench.benchmark.config import load_benchmark_config
-        from xai_bench.benchmark.rundir import slug
         from xai_bench.benchmark.stages import prepare
 
-        run_dir = os.path.join(params["out_root"], slug(run_id))
-        shards = prepare(load_benchmark_config(params["config"]), run_dir)
-        return {"run_dir": run_dir, "shards": shards}
+        return prepare(load_benchmark_config(params["config"]), _run_dir(params, run_id))
 
     @task(max_active_tis_per_dagrun=4)
-    def perturb(run_dir: str, shard_id: str) -> str:
+    def perturb(shard_id: str, params=None, run_id=None) -> str:
         from xai_bench.benchmark.stages import perturb as stage
 
-        stage(run_dir, shard_id)
+        stage(_run_dir(params, run_id), shard_id)
         return shard_id
 
     @task(max_active_tis_per_dagrun=4)
-    def query(run_dir: str, shard_id: str) -> str:
+    def query(shard_id: str, params=None, run_id=None) -> str:
         from xai_bench.benchmark.stages import query as stage
 
-        stage(run_dir, shard_id)
+        stage(_run_dir(params, run_id), shard_id)
         return shard_id
 
     @task
-    def distances(run_dir: str, shard_id: str) -> str:
+    def distances(shard_id: str, params=None, run_id=None) -> str:
         from xai_bench.benchmark.stages import distances as stage
 
-        stage(run_dir, shard_id)
+        stage(_run_dir(params, run_id), shard_id)
         return shard_id
 
     @task
-    def fit(run_dir: str, shard_id: str) -> str:
+    def fit(shard_id: str, params=None, run_id=None) -> str:
         from xai_bench.benchmark.stages import fit as stage
 
-        stage(run_dir, shard_id)
+        stage(_run_dir(params, run_id), shard_id)
         return shard_id
 
     @task
-    def aggregate(run_dir: str, done: list) -> str:
+    def aggregate(done: list, params=None, run_id=None) -> str:
         from xai_bench.benchmark.stages import aggregate as stage
 
         list(done)  # every shard finished
-        return str(stage(run_dir))
+        return str(stage(_run_dir(params, run_id)))
 
     @task
     def log_mlflow(run_dir: str, ti=None) -> str:
@@ -121,13 +125,12 @@ def xai_benchmark():
             raise AirflowFailException(f"Interpretability drift: the gate failed (audit record {audit_hash[:12]}).")
         return gate.get("verdict", "unknown")
 
-    prep = prepare_data()
-    run_dir = prep["run_dir"]
-    p = perturb.partial(run_dir=run_dir).expand(shard_id=prep["shards"])
-    q = query.partial(run_dir=run_dir).expand(shard_id=p)
-    d = distances.partial(run_dir=run_dir).expand(shard_id=q)
-    f = fit.partial(run_dir=run_dir).expand(shard_id=d)
-    results = aggregate(run_dir, f)
+    shards = prepare_data()
+    p = perturb.expand(shard_id=shards)
+    q = query.expand(shard_id=p)
+    d = distances.expand(shard_id=q)
+    f = fit.expand(shard_id=d)
+    results = aggregate(f)
     mlflow_id = log_mlflow(results)
     gate = drift_gate(results)
     audit = audit_record(results, gate, mlflow_id)

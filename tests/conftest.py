@@ -16,6 +16,16 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "false")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration when first imported: give the whole test session its own
+# home (SQLite metadata database) and the project's dags/ and plugins/ folders.
+import tempfile as _tempfile
+
+os.environ.setdefault("AIRFLOW_HOME", _tempfile.mkdtemp(prefix="xai-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
+os.environ.setdefault("XAI_BENCH_HOME", str(REPO))
 VENV_BIN = Path(sys.executable).parent
 
 
