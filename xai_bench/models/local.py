@@ -12,6 +12,7 @@ of the model created with ``logits_all=True``.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import threading
@@ -171,6 +172,18 @@ class _Loaded:
 
 _models: dict[tuple[str, bool], _Loaded] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free the models before interpreter shutdown (llama.cpp's __del__ fails once modules are gone)."""
+    with _models_lock:
+        for loaded in _models.values():
+            try:
+                loaded.llama.close()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+        _models.clear()
 
 
 def _load(name: str, logits_all: bool = False) -> _Loaded:
