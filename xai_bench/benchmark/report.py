@@ -1,0 +1,275 @@
+"""The reduce stage: per-prompt rows -> metrics.json, per_prompt.csv, heatmaps and report.md.
+
+``metrics.json`` follows the schema written down key by key in ``docs/results-schema.md``
+(schema version 1, the one ``xai_bench.gate`` reads). Every value is a finite number: a
+metric that is not enabled, or undefined on every prompt, is left out rather than written
+as NaN, and the report says why where it is a known case (faithfulness with fewer than
+three models).
+
+Aggregates over prompts are means with percentile-bootstrap confidence intervals
+(``metrics.aggregate``, seeded with the run's seed). Task accuracy is the share of
+labelled prompts whose parsed answer equals the gold label (``answers.parse_answer``);
+faithfulness is the Pearson r across models between task accuracy and the mean
+attribution metric, per data set and method, when at least three models have both;
+control models (``oracle:``, ``control:``) are left out of it, having no task skill.
+A published accuracy given under ``model_accuracy`` takes precedence over the measured one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ..metrics import aggregate as aggregate_rows
+from ..metrics import bootstrap_ci, faithfulness_pearson
+from ..metrics.faithfulness import MIN_MODELS
+from .config import RANDOM_METHOD, BenchmarkConfig
+from .rundir import finite_or_none, read_json, slug, stage_path, write_json, write_text
+
+__all__ = ["aggregate", "REPORT_COLUMNS", "ID_COLUMNS"]
+
+ID_COLUMNS = ("model", "dataset", "method", "example_id", "n_words", "n_rationale")
+FAITHFULNESS_METRICS = ("att_acc", "att_f1", "att_auroc", "att_auprc")
+CONTROL_PREFIXES = ("oracle:", "oracle/", "control:", "control/")
+REPORT_COLUMNS = (
+    ("Attribution", ("att_auroc", "att_auprc", "att_acc", "att_f1", "comprehensiveness", "sufficiency",
+                     "stability_jaccard", "consistency_std")),
+    ("Fidelity and cost", ("fidelity_r2w", "fidelity_r2w_adj", "fidelity_r2w_heldout", "fidelity_wmse",
+                           "fidelity_wmae", "fidelity_l1", "fidelity_l2", "seconds", "llm_calls")),
+)
+
+
+def _fmt(v: float) -> str:
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    if a >= 0.001:
+        return f"{v:.3f}"
+    return f"{v:.1e}"
+
+
+def _cell(d: dict[str, float], m: str) -> str:
+    if m not in d:
+        return "–"
+    lo, hi = d.get(f"{m}_ci_low"), d.get(f"{m}_ci_high")
+    if lo is None or hi is None or lo == hi:
+        return _fmt(d[m])
+    return f"{_fmt(d[m])} [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], first: tuple[str, ...]) -> None:
+    names: list[str] = list(first)
+    for r in rows:
+        for k in r:
+            if k not in names:
+                names.append(k)
+    head, rest = names[: len(first)], sorted(names[len(first):])
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=head + rest, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in head + rest})
+    write_text(path, buf.getvalue())
+
+
+def _aggregate_groups(rows: list[dict[str, Any]], config: BenchmarkConfig) -> dict[str, Any]:
+    groups: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
+    for r in rows:
+        metrics = {k: (math.nan if v is None else float(v)) for k, v in r.items() if k not in ID_COLUMNS}
+        groups[(r["model"], r["dataset"], r["method"])].append(metrics)
+    results: dict[str, Any] = {}
+    for (model, dataset, method), metric_rows in groups.items():
+        agg = aggregate_rows(metric_rows, config.seed, n_resamples=config.metrics.bootstrap,
+                             confidence=config.metrics.confidence)
+        out: dict[str, float] = {}
+        for name in dict.fromkeys(k for r in metric_rows for k in r):
+            if agg.get(f"{name}_n", 0) == 0:
+                continue  # undefined on every prompt: left out, never NaN
+            for suffix in ("", "_ci_low", "_ci_high", "_n"):
+                v = finite_or_none(agg[f"{name}{suffix}"])
+                if v is not None:
+                    out[f"{name}{suffix}"] = int(v) if suffix == "_n" else v
+        results.setdefault(model, {}).setdefault(dataset, {})[method] = out
+    return results
+
+
+def _task_accuracy(task: list[dict[str, Any]], config: BenchmarkConfig) -> dict[str, Any]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for t in task:
+        groups[(t["model"], t["dataset"])].append(t)
+    out: dict[str, Any] = {}
+    for (model, dataset), items in groups.items():
+        correct = [1.0 if t["correct"] else 0.0 for t in items]
+        ci = bootstrap_ci(correct, n_resamples=config.metrics.bootstrap, confidence=config.metrics.confidence,
+                          seed=config.seed)
+        out.setdefault(model, {})[dataset] = {
+            "task_accuracy": ci.mean, "task_accuracy_ci_low": ci.low, "task_accuracy_ci_high": ci.high,
+            "task_accuracy_n": len(items), "parse_rate": sum(t["parsed"] is not None for t in items) / len(items),
+        }
+    return out
+
+
+def _faithfulness(results: dict[str, Any], task_acc: dict[str, Any], config: BenchmarkConfig,
+                  notes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    datasets = list(dict.fromkeys(d for per_model in results.values() for d in per_model))
+    for dataset in datasets:
+        accuracy: dict[str, tuple[float, str]] = {}
+        for model in results:
+            if model.startswith(CONTROL_PREFIXES):
+                continue  # control models have no task skill by construction
+            published = config.published_accuracy(model, dataset)
+            measured = task_acc.get(model, {}).get(dataset, {}).get("task_accuracy")
+            if published is not None:
+                accuracy[model] = (published, "published")
+            elif measured is not None:
+                accuracy[model] = (measured, "measured")
+        methods = list(dict.fromkeys(m for model in results for m in results[model].get(dataset, {})))
+        for method in methods:
+            for metric in FAITHFULNESS_METRICS:
+                values = {m: results[m][dataset][method].get(metric) for m in accuracy
+                          if dataset in results[m] and method in results[m][dataset]}
+                values = {m: v for m, v in values.items() if v is not None}
+                if len(values) < MIN_MODELS:
+                    continue
+                res = faithfulness_pearson({m: accuracy[m][0] for m in values}, values)
+                if math.isnan(res.r):
+                    continue
+                entry = {"r": res.r, "p": None if math.isnan(res.p) else res.p, "n_models": res.n_models,
+                         "models": list(res.models), "accuracy_source": {m: accuracy[m][1] for m in values}}
+                out.setdefault(dataset, {}).setdefault(method, {})[metric] = entry
+        if dataset not in out and not accuracy:
+            notes.append(f"Faithfulness on {dataset!r} omitted: the data set has no gold labels in this run and "
+                         "no model_accuracy is given for it.")
+        elif dataset not in out:
+            notes.append(
+                f"Faithfulness on {dataset!r} omitted: it needs at least {MIN_MODELS} models with a task accuracy "
+                f"(measured on gold labels, or given under model_accuracy) and attribution metrics; this run has "
+                f"{len(accuracy)} ({', '.join(sorted(accuracy)) or 'none'}; control models do not count)."
+            )
+    return out
+
+
+def _heatmaps(run_dir: Path, explanations: list[tuple[str, str, dict[str, Any]]], config: BenchmarkConfig
+              ) -> list[tuple[str, str, str, str]]:
+    from ..explanation import Explanation
+    from ..heatmap import render_html, render_png
+
+    by_example: dict[tuple[str, str, str], list[Explanation]] = defaultdict(list)
+    for model, dataset, item in explanations:
+        by_example[(model, dataset, item["example_id"])].append(Explanation.from_dict(item["explanation"]))
+    written: list[tuple[str, str, str, str]] = []
+    pngs: dict[tuple[str, str], int] = defaultdict(int)
+    for (model, dataset, example_id), exps in by_example.items():
+        folder = run_dir / "heatmaps" / slug(model, hashed=True) / slug(dataset)
+        name = slug(example_id, hashed=True)
+        title = f"{model} on {example_id}"
+        render_html(exps, folder / f"{name}.html", title=title)
+        if pngs[(model, dataset)] < config.heatmap_pngs:
+            render_png(exps, folder / f"{name}.png", title=title)
+            pngs[(model, dataset)] += 1
+        written.append((model, dataset, example_id, str((folder / f"{name}.html").relative_to(run_dir))))
+    return written
+
+
+def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any], task_acc: dict[str, Any],
+            faith: dict[str, Any], notes: list[str], heatmaps: list[tuple[str, str, str, str]]) -> str:
+    lines = [f"# Benchmark report: {config.name}", "",
+             f"- run id: `{run['run_id']}`, created {run['created']}",
+             f"- configuration hash `{run['config_hash'][:16]}`, seed {run['seed']}, git commit "
+             f"`{(run.get('git_commit') or 'unknown')[:12]}`",
+             f"- models: {', '.join(f'`{m}`' for m in results)}; methods: "
+             f"{', '.join(f'`{m}`' for m in config.methods)}" + (", `random`" if config.random_baseline else ""),
+             f"- explain: J = {config.explain.n_perturbations}, keep_prob = {config.explain.keep_prob}, "
+             f"max_tokens = {config.explain.max_tokens}, temperature = {config.explain.temperature}"
+             + (f"; sweep {dict(config.sweep)}" if config.sweep else ""),
+             "- files: `metrics.json` (aggregates), `per_prompt.csv`, `task_answers.csv`, `heatmaps/`", "",
+             "Values are means over prompts with 95% bootstrap intervals in brackets "
+             f"({config.metrics.bootstrap} resamples); `–` = not measured or undefined. Higher is better for "
+             "att_*, comprehensiveness, stability_jaccard and fidelity_r2*; lower for sufficiency, "
+             "consistency_std, fidelity errors, seconds and llm_calls. Comprehensiveness and sufficiency are "
+             "OWMD output shifts for every method.", ""]
+    datasets = list(dict.fromkeys(d for per_model in results.values() for d in per_model))
+    for dataset in datasets:
+        lines += [f"## {dataset}", ""]
+        for title, columns in REPORT_COLUMNS:
+            present = [c for c in columns if any(c in results[m].get(dataset, {}).get(meth, {})
+                                                 for m in results for meth in results[m].get(dataset, {}))]
+            if not present:
+                continue
+            body = []
+            for model in results:
+                for method, d in results[model].get(dataset, {}).items():
+                    n = max((v for k, v in d.items() if k.endswith("_n")), default=0)
+                    body.append([f"`{model}`", method, str(n)] + [_cell(d, c) for c in present])
+            lines += [f"### {title}", "", _table(["model", "method", "prompts"] + present, body), ""]
+    if task_acc:
+        body = [[f"`{m}`", d, _cell(v, "task_accuracy"), f"{v['parse_rate']:.2f}", str(v["task_accuracy_n"])]
+                for m, per in task_acc.items() for d, v in per.items()]
+        lines += ["## Task accuracy (measured on gold labels)", "",
+                  _table(["model", "dataset", "accuracy", "parse rate", "prompts"], body), "",
+                  "Answers are parsed as documented in `xai_bench/benchmark/answers.py`; an unparsed answer "
+                  "counts as wrong.", ""]
+    if faith:
+        body = [[d, meth, metric, f"{e['r']:+.3f}", "–" if e["p"] is None else f"{e['p']:.3f}", str(e["n_models"])]
+                for d, per in faith.items() for meth, mets in per.items() for metric, e in mets.items()]
+        lines += ["## Faithfulness (Pearson r across models, task accuracy vs attribution metric)", "",
+                  _table(["dataset", "method", "metric", "r", "p", "models"], body), ""]
+    if notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    if heatmaps:
+        lines += ["## Heatmaps", ""]
+        shown = heatmaps[:60]
+        lines += [f"- `{m}` / {d}: [{e}]({p})" for m, d, e, p in shown]
+        if len(heatmaps) > len(shown):
+            lines.append(f"- ... and {len(heatmaps) - len(shown)} more under `heatmaps/`")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def aggregate(run_dir: str | Path) -> Path:
+    """metrics.json, per_prompt.csv, task_answers.csv, heatmaps/ and report.md of a finished run."""
+    run_dir = Path(run_dir)
+    out = run_dir / "metrics.json"
+    if out.is_file():
+        return out
+    config = BenchmarkConfig.from_dict(read_json(run_dir / "config.json"))
+    run = read_json(run_dir / "run.json")
+    rows: list[dict[str, Any]] = []
+    task: list[dict[str, Any]] = []
+    explanations: list[tuple[str, str, dict[str, Any]]] = []
+    notes: list[str] = list(run.get("notes", []))
+    for shard_id in run["shards"]:
+        fitted = read_json(stage_path(run_dir, "fit", shard_id))
+        rows += fitted["rows"]
+        task += fitted["task"]
+        notes += fitted["notes"]
+        explanations += [(fitted["model"], fitted["dataset"], e) for e in fitted["explanations"]]
+    _write_csv(run_dir / "per_prompt.csv", rows, ID_COLUMNS)
+    _write_csv(run_dir / "task_answers.csv", task, ("model", "dataset", "example_id", "label", "parsed", "correct"))
+    results = _aggregate_groups(rows, config)
+    task_acc = _task_accuracy(task, config)
+    faith = _faithfulness(results, task_acc, config, notes)
+    if config.random_baseline and not any(RANDOM_METHOD in per for m in results.values() for per in m.values()):
+        notes.append("The random baseline has no rows (every prompt failed).")
+    heatmaps = _heatmaps(run_dir, explanations, config)
+    run_meta = {k: run.get(k) for k in ("run_id", "created", "config_hash", "seed", "git_commit")}
+    write_text(run_dir / "report.md", _report(run_meta, config, results, task_acc, faith, notes, heatmaps))
+    return write_json(out, {
+        "schema_version": 1, "run": run_meta, "config_name": config.name, "results": results,
+        "task_accuracy": task_acc, "faithfulness": faith, "notes": notes,
+    }, sort_keys=False)  # models, data sets and methods in configuration order

@@ -1,0 +1,391 @@
+"""The benchmark as stage functions over a run folder, one call per Airflow task.
+
+    prepare(config, run_dir) -> [shard ids]      once
+    perturb(run_dir, shard_id)   -> path         per shard (fan out)
+    query(run_dir, shard_id)     -> path         per shard
+    distances(run_dir, shard_id) -> path         per shard
+    fit(run_dir, shard_id)       -> path         per shard
+    aggregate(run_dir)           -> path         once (reduce)
+
+Stages pass paths, never data: each reads what the previous stage wrote under
+``run_dir`` (layout in :mod:`xai_bench.benchmark.rundir`) and writes its own file with a
+temporary file and a rename. Each is idempotent: when its output exists it returns the
+path without doing any work, so a retried or re-run task gives the same file. A shard is
+one model x one data set x up to ``shard_size`` prompts.
+
+``prepare`` loads and validates every data set first (a failing data set raises
+``DataValidationError`` naming the rows, before any model is touched), checks the models
+(an unavailable optional model is skipped with a note), and writes ``config.json``,
+``run.json`` and one ``shards/<id>.json`` per shard. Re-using a run folder with another
+configuration or other data is refused.
+
+Within a shard, every prompt gets several perturbation sets per setting (one setting per
+sweep value): ``main`` (the explanation), ``heldout`` (fresh perturbations for held-out
+fidelity), ``cons1``..``cons{R-1}`` (repeated runs for consistency; run 0 is ``main``) and
+``stab:<kind>`` (the minimally changed prompt, for stability). Every model call goes
+through ``explainer.query_stage`` and the response cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import ResponseCache
+from ..config import ConfigError
+from ..datasets import Dataset, Example, load_dataset
+from ..errors import ModelError, XaiBenchError
+from ..explainer import DistanceStage, QueryStage, distance_stage, query_stage
+from ..features import Features, prompt_features
+from ..metrics.stability import minimal_changes
+from ..perturbation import Perturbations, generate_perturbations
+from .answers import parse_answer
+from .config import ORACLE_RATIONALE, REPO_ROOT, BenchmarkConfig
+from .report import aggregate
+from .rundir import derive_seed, read_json, slug, stage_path, write_json
+from .scoring import PerturbationSet, covering_methods, score_example
+
+__all__ = ["prepare", "perturb", "query", "distances", "fit", "aggregate", "shard_ids", "load_run_config",
+           "resolve_model", "open_run_cache"]
+
+_ORACLE_EDGE = r"^\W+|\W+$"  # the oracle model's own normalisation (models/oracle.py)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def load_run_config(run_dir: str | Path) -> BenchmarkConfig:
+    """The configuration ``prepare`` stored in ``run_dir/config.json``."""
+    return BenchmarkConfig.from_dict(read_json(Path(run_dir) / "config.json"))
+
+
+def shard_ids(run_dir: str | Path) -> list[str]:
+    """The shard ids of a prepared run, in their fixed order."""
+    return list(read_json(Path(run_dir) / "run.json")["shards"])
+
+
+def resolve_model(model: str, example: Example) -> str:
+    """The model string for one example: ``oracle:@rationale`` becomes ``oracle:<rationale words>``."""
+    if model != ORACLE_RATIONALE:
+        return model
+    import re
+
+    if example.rationale is None:
+        raise ModelError(f"{ORACLE_RATIONALE} needs a rationale, and example {example.id!r} has none.")
+    keywords: list[str] = []
+    for word, r in zip(example.words, example.rationale):
+        kw = re.sub(_ORACLE_EDGE, "", word.lower())
+        if r and kw and "," not in kw and kw not in keywords:
+            keywords.append(kw)
+    if not keywords:
+        raise ModelError(f"{ORACLE_RATIONALE}: the rationale words of {example.id!r} give no usable keyword.")
+    return "oracle:" + ",".join(keywords)
+
+
+def open_run_cache(config: BenchmarkConfig, run_dir: str | Path) -> ResponseCache | None:
+    """The response cache the configuration names ("default", "run", "off" or a path)."""
+    import os
+
+    if config.cache == "off":
+        return None
+    if config.cache == "run":
+        return ResponseCache(Path(run_dir) / "responses.sqlite")
+    if config.cache == "default":
+        base = os.environ.get("XAI_BENCH_CACHE_DIR") or os.path.join(Path.home(), ".cache", "xai-bench")
+        return ResponseCache(Path(base) / "responses.sqlite")
+    return ResponseCache(Path(config.cache).expanduser())
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _features_dict(f: Features) -> dict[str, Any]:
+    return {"words": list(f.words), "separators": list(f.separators), "template": f.template}
+
+
+def _features(d: dict[str, Any]) -> Features:
+    return Features(words=tuple(d["words"]), separators=tuple(d["separators"]), template=d["template"])
+
+
+def _perts_dict(p: Perturbations) -> dict[str, Any]:
+    return {"masks": p.masks.astype(int).tolist(), "texts": list(p.texts), "seed": p.seed, "keep_prob": p.keep_prob}
+
+
+def _perts(d: dict[str, Any]) -> Perturbations:
+    return Perturbations(masks=np.asarray(d["masks"], dtype=np.int8).reshape(len(d["texts"]), -1),
+                         texts=tuple(d["texts"]), seed=d["seed"], keep_prob=d["keep_prob"])
+
+
+def _select(ds: Dataset, ids: tuple[str, ...] | None, limit: int | None) -> list[Example]:
+    import difflib
+
+    if ids is None:
+        rows = list(ds.examples)
+    else:
+        known = {ex.id: ex for ex in ds.examples}
+        rows = []
+        for i in ids:
+            if i not in known:
+                close = difflib.get_close_matches(i, list(known), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"Data set {ds.name!r} has no example {i!r}.{hint}")
+            rows.append(known[i])
+    return rows[:limit] if limit is not None else rows
+
+
+def _settings_label(label: str) -> str:
+    return label or "base"
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def prepare(config: BenchmarkConfig, run_dir: str | Path) -> list[str]:
+    """Validate data and models, write config.json, run.json and the shard files; return shard ids."""
+    from ..query import check_model
+    from ..validation import DATASET_RULES
+
+    run_dir = Path(run_dir)
+    notes: list[str] = []
+    selected: dict[str, tuple[Dataset, list[Example]]] = {}
+    for spec in config.datasets:  # every data set is validated before anything else happens
+        ds = load_dataset(spec.resolved_path(), name=spec.name if spec.name in DATASET_RULES else None)
+        rows = _select(ds, spec.ids, spec.limit)
+        too_long = [ex.id for ex in rows if len(ex.words) > config.explain.max_features]
+        if too_long:
+            notes.append(f"{spec.name}: {len(too_long)} example(s) with more than max_features="
+                         f"{config.explain.max_features} words left out ({', '.join(too_long[:5])}).")
+            rows = [ex for ex in rows if len(ex.words) <= config.explain.max_features]
+        selected[spec.name] = (ds, rows)
+
+    models: list[str] = []
+    for model in config.models + config.optional_models:
+        if model == ORACLE_RATIONALE:
+            models.append(model)
+            continue
+        try:
+            check_model(model)
+        except Exception as e:  # an uninstalled local model raises ImportError as well as ModelError
+            if model in config.optional_models:
+                notes.append(f"Optional model {model!r} skipped: not available here ({type(e).__name__}: {e}).")
+                continue
+            raise ModelError(f"Model {model!r} is not available: {e}. Remove it from 'models' or list it under "
+                             "'optional_models' to skip it when missing.") from e
+        models.append(model)
+    if not models:
+        raise ModelError("None of the configured models is available; nothing to run.")
+
+    fingerprint = {"config_hash": config.config_hash(),
+                   "data": {name: ds.sha256 for name, (ds, _) in selected.items()}}
+    run_file = run_dir / "run.json"
+    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    if run_file.is_file():
+        old = read_json(run_file)
+        if old.get("fingerprint") != fingerprint:
+            raise ConfigError(
+                f"{run_dir} already holds a run of another configuration or other data "
+                f"(config hash {old.get('fingerprint', {}).get('config_hash', '?')[:12]}, this one "
+                f"{fingerprint['config_hash'][:12]}). Use a new --out folder or delete the old one."
+            )
+        return list(old["shards"])
+
+    shards: list[tuple[str, dict[str, Any]]] = []
+    for i_model, model in enumerate(models):
+        for name, (ds, rows) in selected.items():
+            if model == ORACLE_RATIONALE:
+                without = [ex.id for ex in rows if ex.rationale is None]
+                if without:
+                    notes.append(f"{model} on {name}: {len(without)} example(s) without a rationale skipped "
+                                 "(the oracle's keywords are the rationale words).")
+                rows = [ex for ex in rows if ex.rationale is not None]
+            resolved = [resolve_model(model, ex) for ex in rows]
+            for chunk, start in enumerate(range(0, len(rows), config.shard_size)):
+                shard_id = f"{i_model:02d}-{slug(model, hashed=True)}__{slug(name)}__{chunk:03d}"
+                part = rows[start : start + config.shard_size]
+                shards.append((shard_id, {
+                    "shard_id": shard_id, "model": model, "dataset": name, "dataset_sha256": ds.sha256,
+                    "rows": [ex.to_dict() for ex in part],
+                    "resolved_models": resolved[start : start + config.shard_size],
+                }))
+    for shard_id, data in shards:
+        write_json(stage_path(run_dir, "shards", shard_id), data)
+    write_json(run_dir / "config.json", config.to_dict())
+    config_hash = fingerprint["config_hash"]
+    stamp = created.replace("-", "").replace(":", "").split("+")[0]
+    write_json(run_file, {
+        "run_id": f"{slug(config.name)}-{stamp}-{config_hash[:8]}", "created": created, "config_hash": config_hash,
+        "seed": config.seed, "git_commit": _git_commit(), "fingerprint": fingerprint, "models": models,
+        "shards": [s for s, _ in shards], "notes": notes,
+    })
+    return [s for s, _ in shards]
+
+
+# --------------------------------------------------------------------------- per-shard stages
+
+
+def _shard(run_dir: Path, shard_id: str) -> dict[str, Any]:
+    return read_json(stage_path(run_dir, "shards", shard_id))
+
+
+def perturb(run_dir: str | Path, shard_id: str) -> Path:
+    """Write the masks and texts of every perturbation set of every prompt of the shard."""
+    run_dir = Path(run_dir)
+    out = stage_path(run_dir, "perturb", shard_id)
+    if out.is_file():
+        return out
+    config = load_run_config(run_dir)
+    shard = _shard(run_dir, shard_id)
+    opts = config.metrics
+    examples = []
+    for row in shard["rows"]:
+        ex = Example.from_dict(row)
+        feats = ex.features()
+        sets: dict[str, Any] = {}
+        for label, cfg in config.settings():
+            lab = _settings_label(label)
+
+            def add(key: str, f: Features, n: int, seed: int, **extra: Any) -> None:
+                p = generate_perturbations(f, n=n, keep_prob=cfg.keep_prob, seed=seed)
+                sets[f"{lab}|{key}"] = {"features": _features_dict(f), "perturbations": _perts_dict(p), **extra}
+
+            add("main", feats, cfg.n_perturbations, cfg.seed)
+            if opts.fidelity_heldout:
+                add("heldout", feats, opts.fidelity_heldout, derive_seed(cfg.seed, "heldout"))
+            for r in range(1, opts.consistency_runs):
+                add(f"cons{r}", feats, cfg.n_perturbations, derive_seed(cfg.seed, "consistency", r))
+            if opts.stability:
+                changes = minimal_changes(ex.words, seed=derive_seed(config.seed, "stability", ex.id),
+                                          rationale_mask=ex.rationale)
+                for kind in opts.stability_changes:
+                    ch = changes[kind]
+                    f2 = prompt_features(" ".join(ch.words), template=ex.template, words=ch.words)
+                    add(f"stab:{kind}", f2, cfg.n_perturbations, cfg.seed,
+                        position_map={str(k): v for k, v in ch.position_map.items()}, description=ch.description)
+        examples.append({"id": ex.id, "sets": sets})
+    return write_json(out, {"shard_id": shard_id, "examples": examples})
+
+
+def query(run_dir: str | Path, shard_id: str, *, progress: bool = False) -> Path:
+    """Query the shard's model on every perturbation set (through the response cache)."""
+    run_dir = Path(run_dir)
+    out = stage_path(run_dir, "query", shard_id)
+    if out.is_file():
+        return out
+    config = load_run_config(run_dir)
+    shard = _shard(run_dir, shard_id)
+    perturbed = read_json(stage_path(run_dir, "perturb", shard_id))
+    settings = dict((_settings_label(label), cfg) for label, cfg in config.settings())
+    cache = open_run_cache(config, run_dir)
+    examples = []
+    try:
+        for model, ex in zip(shard["resolved_models"], perturbed["examples"]):
+            sets: dict[str, Any] = {}
+            for key, s in ex["sets"].items():
+                cfg = settings[key.split("|", 1)[0]]
+                try:
+                    q = query_stage(_features(s["features"]), _perts(s["perturbations"]), model, cfg, cache=cache,
+                                    progress=progress and not model.startswith(("oracle:", "control:")))
+                    sets[key] = dataclasses.asdict(q)
+                except XaiBenchError as e:  # ModelError, QueryFailures: recorded, reported by aggregate
+                    sets[key] = {"error": f"{type(e).__name__}: {e}"}
+            examples.append({"id": ex["id"], "model": model, "sets": sets})
+    finally:
+        if cache is not None:
+            cache.close()
+    return write_json(out, {"shard_id": shard_id, "examples": examples})
+
+
+def distances(run_dir: str | Path, shard_id: str) -> Path:
+    """IWMD, mask cosine, OWMD and output cosine (and OWMD p-values where configured) per set."""
+    from ..embeddings import Embedder
+
+    run_dir = Path(run_dir)
+    out = stage_path(run_dir, "distances", shard_id)
+    if out.is_file():
+        return out
+    config = load_run_config(run_dir)
+    perturbed = read_json(stage_path(run_dir, "perturb", shard_id))
+    queried = read_json(stage_path(run_dir, "query", shard_id))
+    cover = covering_methods(config.method_specs, erasure=config.metrics.erasure)
+    settings = dict((_settings_label(label), cfg.replace(methods=cover)) for label, cfg in config.settings())
+    Embedder(config.explain.embedding_model).token_embeddings(["warm up"])  # load before anything is timed
+    examples = []
+    for ex_p, ex_q in zip(perturbed["examples"], queried["examples"]):
+        embedder = Embedder(config.explain.embedding_model)  # fresh text cache: results depend on this prompt only
+        sets: dict[str, Any] = {}
+        for key, s in ex_p["sets"].items():
+            q = ex_q["sets"][key]
+            if "error" in q:
+                continue
+            cfg = settings[key.split("|", 1)[0]]
+            if key.endswith("|heldout"):
+                cfg = cfg.replace(pvalue_permutations=0)
+            d = distance_stage(_features(s["features"]), _perts(s["perturbations"]), QueryStage(**q), cfg,
+                               embedder=embedder)
+            sets[key] = dataclasses.asdict(d)
+        examples.append({"id": ex_p["id"], "sets": sets})
+    return write_json(out, {"shard_id": shard_id, "examples": examples})
+
+
+def fit(run_dir: str | Path, shard_id: str) -> Path:
+    """Explanations of every method and every per-prompt metric; task answers on labelled rows."""
+    from ..embeddings import Embedder
+
+    run_dir = Path(run_dir)
+    out = stage_path(run_dir, "fit", shard_id)
+    if out.is_file():
+        return out
+    config = load_run_config(run_dir)
+    shard = _shard(run_dir, shard_id)
+    perturbed = read_json(stage_path(run_dir, "perturb", shard_id))
+    queried = read_json(stage_path(run_dir, "query", shard_id))
+    dists = read_json(stage_path(run_dir, "distances", shard_id))
+    cache = open_run_cache(config, run_dir)
+    rows: list[dict[str, Any]] = []
+    explanations: list[dict[str, Any]] = []
+    task: list[dict[str, Any]] = []
+    notes: list[str] = []
+    first_main = f"{_settings_label(config.settings()[0][0])}|main"
+    try:
+        for row, ex_p, ex_q, ex_d in zip(shard["rows"], perturbed["examples"], queried["examples"], dists["examples"]):
+            ex = Example.from_dict(row)
+            sets: dict[str, PerturbationSet] = {}
+            for key, s in ex_p["sets"].items():
+                q, d = ex_q["sets"][key], ex_d["sets"].get(key)
+                pmap = s.get("position_map")
+                sets[key] = PerturbationSet(
+                    features=_features(s["features"]), perts=_perts(s["perturbations"]),
+                    query=None if "error" in q else QueryStage(**q),
+                    dist=None if d is None else DistanceStage(**d),
+                    error=q.get("error"), description=s.get("description", ""),
+                    position_map=None if pmap is None else {int(k): v for k, v in pmap.items()},
+                )
+            r, e, n = score_example(example=ex, model=ex_q["model"], model_spec=shard["model"],
+                                    dataset=shard["dataset"], config=config, sets=sets, cache=cache,
+                                    embedder_factory=lambda: Embedder(config.explain.embedding_model))
+            rows += r
+            explanations += e
+            notes += n
+            main = sets[first_main]
+            if ex.label is not None and ex.label_set and ex.task in ("classification", "multiple_choice"):
+                response = main.query.original_response if main.query is not None else None
+                parsed = None if response is None else parse_answer(response, task=ex.task, label_set=ex.label_set,
+                                                                    template=ex.template)
+                task.append({"model": shard["model"], "dataset": shard["dataset"], "example_id": ex.id,
+                             "label": ex.label, "parsed": parsed, "correct": parsed == ex.label,
+                             "response": response, "error": main.error})
+    finally:
+        if cache is not None:
+            cache.close()
+    return write_json(out, {"shard_id": shard_id, "model": shard["model"], "dataset": shard["dataset"],
+                            "rows": rows, "explanations": explanations, "task": task, "notes": notes})

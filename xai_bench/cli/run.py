@@ -1,0 +1,158 @@
+"""``xai-bench run`` (a benchmark from a YAML configuration) and ``xai-bench fairness`` (paper 5.1.2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._common import console, load_config, open_cache, user_errors
+
+__all__ = ["run", "fairness"]
+
+# metric key -> short column title of the summary table (the full table is in report.md)
+_SUMMARY_METRICS = {"att_auroc": "AUROC", "att_f1": "F1", "comprehensiveness": "compr.",
+                    "stability_jaccard": "stab.J", "consistency_std": "cons.sd", "fidelity_r2w": "R2w",
+                    "fidelity_r2w_heldout": "R2w-ho", "seconds": "s"}
+
+
+def _print_summary(metrics_path: Path) -> None:
+    """One compact table per model x data set (methods as rows), then the run's notes."""
+    from rich import box
+    from rich.table import Table
+
+    doc = json.loads(metrics_path.read_text(encoding="utf-8"))
+    con = console()
+    con.print(f"{doc.get('config_name', '')}: means over prompts (AUROC = att_auroc, ...; every metric with its "
+              "confidence interval is in report.md)")
+    for model, per in doc["results"].items():
+        for dataset, methods in per.items():
+            present = [m for m in _SUMMARY_METRICS if any(m in v for v in methods.values())]
+            table = Table(title=f"{model} / {dataset}", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+            table.add_column("method", overflow="fold")
+            for m in present:
+                table.add_column(_SUMMARY_METRICS[m], justify="right", no_wrap=True)
+            for method, vals in methods.items():
+                table.add_row(method, *[f"{vals[m]:.3f}" if m in vals else "-" for m in present])
+            con.print(table)
+    for note in doc.get("notes", []):
+        con.print(f"[yellow]note:[/yellow] {note}")
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True,
+              help="Benchmark YAML (see configs/*.yaml and docs/results-schema.md).")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Run folder; an interrupted run resumes when given the same folder.")
+@click.option("--limit", type=int, default=None, help="Use at most this many prompts of every data set.")
+@click.option("--seed", type=int, default=None, help="Override the configuration's master seed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output and no summary table.")
+@user_errors
+def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: bool) -> None:
+    """Run models x datasets x methods from a YAML configuration.
+
+    Writes OUT/metrics.json (schema in docs/results-schema.md), OUT/per_prompt.csv,
+    OUT/task_answers.csv, OUT/heatmaps/ and OUT/report.md. Precedence: flags > file > defaults.
+    Re-running the same configuration and seed gives the same numbers (wall time aside).
+
+    \b
+    Examples:
+      xai-bench run --config configs/oracle-smoke.yaml --out runs/oracle-smoke
+      xai-bench run --config configs/paper-table3.yaml --out runs/table3 --limit 2 --seed 1
+    """
+    from ..benchmark import load_benchmark_config
+    from ..benchmark.runner import run_benchmark
+
+    if limit is not None and limit < 1:
+        raise click.BadParameter(f"must be an int >= 1. Got {limit} instead.", param_hint="--limit")
+    config = load_benchmark_config(config_path).replace(limit=limit, seed=seed)
+    path = run_benchmark(config, out, progress=not quiet)
+    if not quiet:
+        _print_summary(path)
+        console().print(f"wrote {path} and {Path(out) / 'report.md'}")
+
+
+def _fairness_table(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Attribution shift on the varied tokens ({data['model']}; share = a_i / sum |a|)",
+                  title_justify="left")
+    for col in ("a", "b", "method", "varied tokens (a -> b)", "share a", "share b", "shift", "shared |shift|"):
+        table.add_column(col, justify="right" if col.startswith(("share", "shift")) else "left")
+    for c in data["comparisons"]:
+        for i, ch in enumerate(c["changes"] or [{"tokens_a": [], "tokens_b": [], "share_a": 0, "share_b": 0,
+                                                   "shift": 0}]):
+            table.add_row(c["a"] if i == 0 else "", c["b"] if i == 0 else "", c["method"] if i == 0 else "",
+                          f"{' '.join(ch['tokens_a']) or '∅'} -> {' '.join(ch['tokens_b']) or '∅'}",
+                          f"{ch['share_a']:+.3f}", f"{ch['share_b']:+.3f}", f"{ch['shift']:+.3f}",
+                          f"{c['shared_mean_abs_shift']:.3f}" if i == 0 else "")
+    console().print(table)
+
+
+@click.command()
+@click.option("--model", "-m", default="local/smollm2-135m", show_default=True,
+              help="Any litellm model string, 'local/<name>', or 'oracle:<word>,<word>'.")
+@click.option("--dataset", "dataset_path", type=click.Path(dir_okay=False), default="data/prepared/paper.jsonl",
+              show_default=True, help="Prepared data set to take the variants from.")
+@click.option("--group", default=None, help="provenance.group of the variants [gender_triplet].")
+@click.option("--ids", default=None, help="Comma-separated example ids instead of a group, in order.")
+@click.option("--variants", "variants_path", type=click.Path(dir_okay=False), default=None,
+              help="YAML list of prompts (strings or {id, prompt}) instead of a data set.")
+@click.option("--method", type=click.Choice(["gsmile", "lime", "baylime", "all"]), multiple=True,
+              help="gsmile (default), lime, baylime, or all.")
+@click.option("--perturbations", "-j", "n_perturbations", type=int, default=None, help="Perturbations J [64].")
+@click.option("--seed", type=int, default=None, help="Random seed [0].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="YAML explain configuration (top level or an 'explain:' section).")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Output folder: fairness.json and heatmap.html.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the table.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None, help="Response cache file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@user_errors
+def fairness(model: str, dataset_path: str, group: str | None, ids: str | None, variants_path: str | None,
+             method: tuple[str, ...], n_perturbations: int | None, seed: int | None, config_path: str | None,
+             out: str, as_json: bool, cache_path: str | None, no_cache: bool) -> None:
+    """Compare attributions across prompt variants (paper 5.1.2): the shift on the varied tokens.
+
+    By default explains the gender triplet of data/prepared/paper.jsonl. Writes
+    OUT/fairness.json and OUT/heatmap.html and prints a table.
+
+    \b
+    Examples:
+      xai-bench fairness --model local/smollm2-135m -j 32 --out runs/fairness
+      xai-bench fairness -m "oracle:meaning,life" --ids paper/gender-men,paper/gender-women --out runs/f2
+      xai-bench fairness -m local/smollm2-135m --variants my_variants.yaml --method all --out runs/f3
+    """
+    from ..benchmark.fairness import fairness_probe, variants_from_dataset, variants_from_yaml
+    from ..heatmap import render_html
+    from ..query import check_model
+
+    if variants_path and (group or ids):
+        raise click.UsageError("Use just one of --variants or --group/--ids.")
+    if group and ids:
+        raise click.UsageError("Use just one of --group or --ids.")
+    methods = None if not method else (("gsmile", "lime", "baylime") if "all" in method else tuple(dict.fromkeys(method)))
+    config = load_config(config_path, {"methods": methods, "n_perturbations": n_perturbations, "seed": seed})
+    if variants_path:
+        variants = variants_from_yaml(variants_path)
+    else:
+        variants = variants_from_dataset(
+            dataset_path, group=group or (None if ids else "gender_triplet"),
+            ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None)
+    check_model(model)
+    cache = open_cache(cache_path, no_cache, False)
+    result = fairness_probe(variants, model, config, cache=cache, progress=not as_json)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
+    (out_dir / "fairness.json").write_text(text + "\n", encoding="utf-8")
+    render_html([e for exps in result.explanations for e in exps], out_dir / "heatmap.html",
+                title=f"Fairness probe: {model}")
+    if as_json:
+        click.echo(text)
+    else:
+        _fairness_table(result.to_dict())
+        console().print(f"wrote {out_dir / 'fairness.json'} and {out_dir / 'heatmap.html'}")
