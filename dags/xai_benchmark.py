@@ -12,7 +12,8 @@ Intermediate results are files in a run folder (XCom carries paths and shard ids
 every task is idempotent. Runs weekly and whenever the prepared data set changes
 (the ``xai_data`` asset, emitted by the ``xai_data_watch`` DAG after a new DVC version).
 Params: ``config`` (benchmark YAML), ``out_root``, ``baseline`` (metrics.json or
-``mlflow:<run_id>``), ``thresholds``, ``fail_on_regression``.
+``mlflow:<run_id>``), ``thresholds``, ``fail_on_regression``, ``llm_conn_id`` (an Airflow
+Connection whose password/host become litellm's api_key/api_base for hosted models).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def _run_dir(params: dict, run_id: str) -> str:
                           description="metrics.json or mlflow:<run_id> to gate against"),
         "thresholds": Param(f"{PROJECT}/configs/gate-thresholds.yaml", type=["null", "string"]),
         "fail_on_regression": Param(True, type="boolean"),
+        "llm_conn_id": Param(None, type=["null", "string"],
+                             description="Airflow Connection holding the API key / base URL of a hosted model"),
     },
 )
 def xai_benchmark():
@@ -71,6 +74,16 @@ def xai_benchmark():
     def query(shard_id: str, params=None, run_id=None) -> str:
         from xai_bench.benchmark.stages import query as stage
 
+        if params.get("llm_conn_id"):  # API keys come from Airflow's secret store, never from params
+            import litellm
+            from xai_bench_hooks import LiteLLMConnectionHook
+
+            creds = LiteLLMConnectionHook(params["llm_conn_id"]).get_conn()
+            litellm.api_key = creds.get("api_key", litellm.api_key)
+            litellm.api_base = creds.get("api_base", litellm.api_base)
+            if creds.get("extra_headers"):
+                litellm.headers = dict(creds["extra_headers"])
+
         stage(_run_dir(params, run_id), shard_id)
         return shard_id
 
@@ -90,19 +103,22 @@ def xai_benchmark():
 
     @task
     def aggregate(done: list, params=None, run_id=None) -> str:
+        """metrics.json, per-prompt table, heatmaps and report.md; returns the run folder."""
         from xai_bench.benchmark.stages import aggregate as stage
 
         list(done)  # every shard finished
-        return str(stage(_run_dir(params, run_id)))
+        run_dir = _run_dir(params, run_id)
+        stage(run_dir)
+        return run_dir
 
     @task
     def log_mlflow(run_dir: str, ti=None) -> str:
         from xai_bench.pipeline import record_mlflow
 
+        from xai_bench.tracking import run_url
+
         run_id = record_mlflow(run_dir)
-        uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-        if uri.startswith("http"):
-            ti.xcom_push(key="mlflow_run_url", value=f"{uri.rstrip('/')}/#/runs/{run_id}")
+        ti.xcom_push(key="mlflow_run_url", value=run_url(run_id))  # shown as a link by the xai_bench plugin
         return run_id
 
     @task

@@ -23,7 +23,7 @@ echo "==> airflow db migrate ($AIRFLOW_HOME)" >&2
 airflow db migrate >/dev/null
 echo "==> airflow dags test xai_benchmark" >&2
 airflow dags test xai_benchmark "$@"
-run_dir="$(ls -td "$ROOT"/runs/*/ 2>/dev/null | head -n 1)"
+run_dir="$(ls -td "$ROOT"/runs/*/ 2>/dev/null | head -n 1 || true)"
 cat <<MSG
 
 ==> done
