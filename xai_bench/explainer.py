@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .cache import ResponseCache
-from .config import METHODS, ExplainConfig
+from .config import METHODS, ExplainConfig, MethodSpec
 from .distances import cosine_distance, mask_cosine_distance, wasserstein
 from .embeddings import Embedder
 from .errors import ModelError
@@ -86,7 +86,11 @@ def query_stage(features: Features, perturbations: Perturbations, model: str, co
                                          progress=progress)
     t0 = time.perf_counter()
     prompts = [features.text, *perturbations.texts]
-    result = query_model(prompts, settings, cache=cache, progress=progress)
+    try:
+        result = query_model(prompts, settings, cache=cache, progress=progress)
+    except QueryFailures as e:  # name the original prompt's failure first: it is fatal on its own
+        _check_original(model, e.result.replies[0])
+        raise
     first = result.replies[0]
     _check_original(model, first)
     replies = result.replies[1:]
@@ -206,9 +210,11 @@ def distance_stage(features: Features, perturbations: Perturbations, queried: Qu
 
 
 def fit_stage(features: Features, perturbations: Perturbations, queried: QueryStage, dist: DistanceStage,
-              model: str, config: ExplainConfig, method: str) -> Explanation:
-    """Kernel weights and the surrogate of one method -> its Explanation."""
-    spec = METHODS[method]
+              model: str, config: ExplainConfig, method: str | MethodSpec) -> Explanation:
+    """Kernel weights and the surrogate of one method (a name in METHODS, or any MethodSpec,
+    e.g. a benchmark variant) -> its Explanation."""
+    spec = METHODS[method] if isinstance(method, str) else method
+    method = spec.name
     t0 = time.perf_counter()
     warnings: list[str] = []
     d_in = np.asarray(dist.iwmd if spec.input_distance == "wmd" else dist.mask_cosine, float)

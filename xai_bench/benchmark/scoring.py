@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +56,6 @@ from .rundir import derive_seed
 __all__ = ["PerturbationSet", "score_example", "method_key", "covering_methods", "fit_method"]
 
 _FIDELITY_KEYS = ("r2", "r2w", "r2w_adj", "wmse", "wmae", "l1", "l2")
-_REGISTRY_LOCK = threading.Lock()
 DEFAULT_STABILITY_K = 3
 
 
@@ -88,22 +85,6 @@ def covering_methods(specs: dict[str, VariantSpec], *, erasure: bool) -> tuple[s
     return out or ("lime",)
 
 
-@contextmanager
-def _registered(spec: MethodSpec) -> Iterator[None]:
-    """Make ``spec`` visible to ``explainer.fit_stage`` (which looks methods up in
-    ``config.METHODS``) for the duration of one call, then restore the table."""
-    with _REGISTRY_LOCK:
-        old = config_module.METHODS.get(spec.name)
-        config_module.METHODS[spec.name] = spec
-        try:
-            yield
-        finally:
-            if old is None:
-                config_module.METHODS.pop(spec.name, None)
-            else:
-                config_module.METHODS[spec.name] = old
-
-
 def fit_method(spec: VariantSpec, s: PerturbationSet, model: str, cfg: ExplainConfig) -> Explanation:
     """``fit_stage`` for a built-in method or a configured variant."""
     assert s.query is not None and s.dist is not None
@@ -116,8 +97,7 @@ def fit_method(spec: VariantSpec, s: PerturbationSet, model: str, cfg: ExplainCo
         input_distance = "wmd"
     method_spec = MethodSpec(name=spec.name, input_distance=input_distance, kernel=spec.kernel,  # type: ignore[arg-type]
                              output_distance=spec.output_distance, surrogate=spec.surrogate)  # type: ignore[arg-type]
-    with _registered(method_spec):
-        return fit_stage(s.features, s.perts, s.query, dist, model, cfg, spec.name)
+    return fit_stage(s.features, s.perts, s.query, dist, model, cfg, method_spec)
 
 
 def _input_distances(spec: VariantSpec, dist: DistanceStage) -> np.ndarray:

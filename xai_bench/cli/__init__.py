@@ -25,6 +25,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("xai_bench.cli.models", "models"),
     "data": ("xai_bench.cli.data", "data"),
     "fairness": ("xai_bench.cli.run", "fairness"),
+    "stage": ("xai_bench.cli.stage", "stage"),
 }
 
 
