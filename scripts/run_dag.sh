@@ -27,9 +27,9 @@ run_dir="$(ls -td "$ROOT"/runs/*/ 2>/dev/null | head -n 1 || true)"
 cat <<MSG
 
 ==> done
-results:     ${run_dir}  (metrics.json, report.md, heatmaps/)
+results:     ${run_dir:-see out_root}  (metrics.json, report.md, heatmaps/)
 report:      ${run_dir}report.md
 MLflow:      $MLFLOW_TRACKING_URI
              open the UI with: $BIN/mlflow ui --backend-store-uri $MLFLOW_TRACKING_URI --port 5000
-audit log:   $ROOT/audit/audit.jsonl  (check: $BIN/xai-bench audit verify audit/audit.jsonl)
+audit log:   ${XAI_BENCH_AUDIT_LOG:-$ROOT/audit/audit.jsonl}  (check it: $BIN/xai-bench audit verify ${XAI_BENCH_AUDIT_LOG:-audit/audit.jsonl})
 MSG

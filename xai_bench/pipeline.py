@@ -20,7 +20,9 @@ def home() -> Path:
 
 
 def default_audit_log() -> Path:
-    return home() / "audit" / "audit.jsonl"
+    """$XAI_BENCH_AUDIT_LOG, else <home>/audit/audit.jsonl."""
+    env = os.environ.get("XAI_BENCH_AUDIT_LOG")
+    return Path(env) if env else home() / "audit" / "audit.jsonl"
 
 
 def _run_info(results_dir: Path) -> dict[str, Any]:
