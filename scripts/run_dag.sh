@@ -22,8 +22,12 @@ bash scripts/prepare_data.sh
 echo "==> airflow db migrate ($AIRFLOW_HOME)" >&2
 airflow db migrate >/dev/null
 echo "==> airflow dags test xai_benchmark" >&2
+marker="$(mktemp)"
 airflow dags test xai_benchmark "$@"
-run_dir="$(ls -td "$ROOT"/runs/*/ 2>/dev/null | head -n 1 || true)"
+# the run folder this DAG run wrote (under ./runs unless the conf named another out_root)
+run_json="$(find "$ROOT/runs" ${XAI_BENCH_OUT_ROOT:+"$XAI_BENCH_OUT_ROOT"} -name run.json -newer "$marker" 2>/dev/null | head -n 1 || true)"
+rm -f "$marker"
+run_dir="${run_json:+$(dirname "$run_json")/}"
 cat <<MSG
 
 ==> done
