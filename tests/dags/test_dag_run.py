@@ -37,7 +37,8 @@ def _check(tmp_path, r, env):
         [str(REPO / ".venv" / "bin" / "airflow"), "dags", "list-runs", "xai_benchmark", "-o", "json"],
         env={**env, "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"},
         capture_output=True, text=True, timeout=300)
-    runs = json.loads(states.stdout[states.stdout.index("["):])
+    listing = [ln for ln in states.stdout.splitlines() if ln.startswith("[")]  # warnings may precede it
+    runs = json.loads(listing[-1])
     assert runs and all(run["state"] == "success" for run in runs), runs
     run_dirs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     assert len(run_dirs) == 1

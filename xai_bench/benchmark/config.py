@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import METHODS, ConfigError, ExplainConfig, MethodSpec
+from ..config import METHODS, ConfigError, ExplainConfig, MethodSpec, _check, _is_int, _is_num  # shared validators
 
 __all__ = [
     "BenchmarkConfig",
@@ -74,19 +74,6 @@ _INPUT_DISTANCES = ("wmd", "cosine", "wmd+cosine")
 _KERNELS = ("gaussian", "lime")
 _OUTPUT_DISTANCES = ("wmd", "cosine", "wmd+cosine")
 _SURROGATES = ("wlr", "ridge", "bayesian_ridge")
-
-
-def _check(name: str, ok: bool, expected: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"The {name!r} parameter must be {expected}. Got {value!r} instead.")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _known_keys(where: str, values: Mapping[str, Any], allowed: list[str] | tuple[str, ...]) -> None:
