@@ -301,14 +301,17 @@ def test_mlflow_download_failure_is_input_error(monkeypatch):
 @pytest.mark.integration
 def test_real_mlflow_run_artifact(tmp_path, monkeypatch):
     """A metrics.json logged to a real (local SQLite) MLflow store is read back by run id."""
-    mlflow = pytest.importorskip("mlflow")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    exp = mlflow.create_experiment("gate-test", artifact_location=(tmp_path / "artifacts").as_uri())
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # how the gate finds the store
+    client = MlflowClient(uri)  # no global tracking URI: later tests must not inherit this store
+    exp = client.create_experiment("gate-test", artifact_location=(tmp_path / "artifacts").as_uri())
     local = tmp_path / "metrics.json"
     local.write_text(json.dumps(metrics_doc()))
-    with mlflow.start_run(experiment_id=exp) as run:
-        mlflow.log_artifact(str(local))
+    run = client.create_run(exp)
+    client.log_artifact(run.info.run_id, str(local))
+    client.set_terminated(run.info.run_id)
     local.unlink()
     assert load_metrics(f"mlflow:{run.info.run_id}") == metrics_doc()
     assert load_metrics(f"runs:/{run.info.run_id}") == metrics_doc()
