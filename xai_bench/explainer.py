@@ -299,11 +299,3 @@ def explain(
     for e in out.values():
         e.timings["total"] = total
     return out
-
-
-def merge_usage(usages: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Sum usage dicts (e.g. over the prompts of a benchmark run)."""
-    total = Usage()
-    for u in usages:
-        total.add(Usage(**{k: u.get(k, 0) for k in Usage().to_dict()}))
-    return total.to_dict()
