@@ -125,7 +125,15 @@ def record_audit(results_dir: str | Path, *, log_path: str | Path | None = None,
         gate_verdict=(gate or {}).get("verdict"),
         extra={"mlflow_run_id": mlflow_run_id, "results_dir": str(results_dir)},
     )
-    return append_record(log_path or default_audit_log(), record)
+    written = append_record(log_path or default_audit_log(), record)
+    if mlflow_run_id:
+        # The log's head hash kept outside the log: `xai-bench audit verify LOG --head <tag>` then
+        # also detects a deleted last record, which the chain alone cannot.
+        from .tracking import tag_run
+
+        tag_run(mlflow_run_id, {"xai_bench.audit_head": written["hash"], "xai_bench.audit_seq": written["seq"],
+                                "xai_bench.gate_verdict": (gate or {}).get("verdict")})
+    return written
 
 
 def data_version(project: str | Path) -> str:

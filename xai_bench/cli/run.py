@@ -49,8 +49,13 @@ def _print_summary(metrics_path: Path) -> None:
 @click.option("--limit", type=int, default=None, help="Use at most this many prompts of every data set.")
 @click.option("--seed", type=int, default=None, help="Override the configuration's master seed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output and no summary table.")
+@click.option("--record", is_flag=True,
+              help="Afterwards, as the Airflow DAG does: log to MLflow, gate against --baseline, append an audit record.")
+@click.option("--baseline", default=None, help="With --record: metrics.json or mlflow:<run_id> to gate against.")
+@click.option("--thresholds", default=None, type=click.Path(dir_okay=False), help="With --record: gate thresholds YAML.")
 @user_errors
-def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: bool) -> None:
+def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: bool, record: bool,
+        baseline: str | None, thresholds: str | None) -> None:
     """Run models x datasets x methods from a YAML configuration.
 
     Writes OUT/metrics.json (schema in docs/results-schema.md), OUT/per_prompt.csv,
@@ -61,6 +66,7 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
     Examples:
       xai-bench run --config configs/oracle-smoke.yaml --out runs/oracle-smoke
       xai-bench run --config configs/paper-table3.yaml --out runs/table3 --limit 2 --seed 1
+      xai-bench run --config configs/dag-default.yaml --out runs/ci --record --baseline configs/baseline/metrics.json
     """
     from ..benchmark import load_benchmark_config
     from ..benchmark.runner import run_benchmark
@@ -72,6 +78,15 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
     if not quiet:
         _print_summary(path)
         console().print(f"wrote {path} and {Path(out) / 'report.md'}")
+    if record:
+        from ..pipeline import record_audit, record_mlflow, run_gate
+
+        run_id = record_mlflow(out)
+        gate = run_gate(out, baseline, thresholds)
+        rec = record_audit(out, gate=gate, mlflow_run_id=run_id)
+        console().print(f"MLflow run {run_id}; gate {gate['verdict']}; audit record {rec['seq']} ({rec['hash'][:12]})")
+        if gate["verdict"] == "fail":
+            raise SystemExit(1)
 
 
 def _fairness_table(data: dict[str, Any]) -> None:
