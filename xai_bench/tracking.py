@@ -135,9 +135,12 @@ def _tracking_scope(uri: str) -> Iterator[None]:
     (``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI``; both are restored.)
     """
     import mlflow
+    from mlflow.tracking._tracking_service import utils as _mlflow_uri_state
 
     prev_env = os.environ.get("MLFLOW_TRACKING_URI")
-    prev = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    # the raw global, not the resolved URI: is_tracking_uri_set() is also true when only the
+    # environment variable is set, and restoring that would pin the global to it for good
+    prev = _mlflow_uri_state._tracking_uri
     mlflow.set_tracking_uri(uri)
     try:
         yield
