@@ -9,7 +9,7 @@ export XAI_BENCH_HOME ?= $(CURDIR)
 setup:
 	@bash scripts/bootstrap.sh
 
-## Datasets (a DVC stage: data/source + ../shared/datasets -> data/prepared)
+## Datasets (a DVC stage: data/source + data/raw -> data/prepared)
 data: setup
 	@bash scripts/prepare_data.sh
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build data/prepared (a DVC output) from data/source and ../shared/datasets when missing or stale.
+# Build data/prepared (a DVC output) from data/source and data/raw (both in git) when missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" DVC_NO_ANALYTICS=1

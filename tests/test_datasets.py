@@ -1,8 +1,13 @@
-"""Prepared data sets: they build, load, validate, are deterministic, and keep template words fixed."""
+"""Prepared data sets: they build from data/raw (in the repository), load, validate, are
+deterministic, and keep template words fixed; nothing tracked names a path outside the repository."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -10,34 +15,53 @@ import pytest
 
 from xai_bench.datasets import (
     DATASET_NAMES,
-    DEFAULT_SHARED_DIR,
+    DEFAULT_RAW_DIR,
     DEFAULT_SOURCE_DIR,
+    RAW_FILES,
     Example,
     load_dataset,
     main,
     prepare_all,
     prepare_authored,
     prepare_mmlu,
+    raw_file,
 )
 from xai_bench.errors import DataValidationError
 from xai_bench.features import TEXT_SLOT
 
-needs_shared = pytest.mark.skipif(
-    not (DEFAULT_SHARED_DIR / "hatexplain" / "test_toxic_dev.jsonl").exists(),
-    reason=f"shared data sets not found at {DEFAULT_SHARED_DIR}",
-)
+from tests.conftest import REPO
+
+
+def _raw_rows(name: str) -> list[dict]:
+    path = raw_file(DEFAULT_RAW_DIR, name)
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _git_ls_files(*paths: str) -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-z", "--", *paths], cwd=REPO, capture_output=True, check=True).stdout
+    return [p for p in out.decode("utf-8").split("\0") if p]
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
-    if not (DEFAULT_SHARED_DIR / "hatexplain").exists():
-        pytest.skip(f"shared data sets not found at {DEFAULT_SHARED_DIR}")
     out = tmp_path_factory.mktemp("prepared")
-    prepare_all(DEFAULT_SHARED_DIR, DEFAULT_SOURCE_DIR, out)
+    prepare_all(DEFAULT_RAW_DIR, DEFAULT_SOURCE_DIR, out)
     return out
 
 
-@needs_shared
+def test_raw_extracts_are_committed_and_documented():
+    assert DEFAULT_RAW_DIR == REPO / "data" / "raw"
+    tracked = set(_git_ls_files("data/raw"))
+    readme = (DEFAULT_RAW_DIR / "README.md").read_text(encoding="utf-8")
+    for name in RAW_FILES:
+        path = raw_file(DEFAULT_RAW_DIR, name)
+        assert path.is_file(), path
+        assert path.relative_to(REPO).as_posix() in tracked, f"{path} is not committed to git"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() in readme, f"data/raw/README.md lacks the sha256 of {path.name}"
+    assert raw_file(DEFAULT_RAW_DIR, "mmlu").name == "mmlu.jsonl.gz"
+
+
 @pytest.mark.parametrize("name", DATASET_NAMES)
 def test_prepared_dataset_loads_and_validates(prepared, name):
     ds = load_dataset(prepared / f"{name}.jsonl")  # validates with the GX suite
@@ -52,26 +76,23 @@ def test_prepared_dataset_loads_and_validates(prepared, name):
             assert len(ex.rationale) == len(ex.words) and sum(ex.rationale) >= 1
 
 
-@needs_shared
 def test_row_counts(prepared):
     counts = {name: len(load_dataset(prepared / f"{name}.jsonl", validate=False)) for name in DATASET_NAMES}
-    assert counts["hatexplain"] == 686  # every row of the shared file
+    assert counts["hatexplain"] == 686  # every row of the raw file
     assert counts["cose"] == 434
     assert counts["mmlu"] == 200
     assert counts["paper"] == 15  # 10 variants + gender triplet + 2 OPRO instructions
     assert counts["instructions"] >= 30
 
 
-@needs_shared
 def test_prepare_is_deterministic(prepared, tmp_path):
-    prepare_all(DEFAULT_SHARED_DIR, DEFAULT_SOURCE_DIR, tmp_path)
+    prepare_all(DEFAULT_RAW_DIR, DEFAULT_SOURCE_DIR, tmp_path)
     for name in DATASET_NAMES:
         assert (tmp_path / f"{name}.jsonl").read_bytes() == (prepared / f"{name}.jsonl").read_bytes(), name
 
 
-@needs_shared
 def test_hatexplain_rows_mirror_the_source(prepared):
-    src = [json.loads(line) for line in (DEFAULT_SHARED_DIR / "hatexplain" / "test_toxic_dev.jsonl").open()]
+    src = _raw_rows("hatexplain")
     ds = load_dataset(prepared / "hatexplain.jsonl", validate=False)
     for row, ex in zip(src, ds):
         assert ex.id == f"hatexplain/{row['id']}"
@@ -82,9 +103,8 @@ def test_hatexplain_rows_mirror_the_source(prepared):
         assert ex.task == "classification"
 
 
-@needs_shared
 def test_cose_options_live_in_the_template(prepared):
-    src = [json.loads(line) for line in (DEFAULT_SHARED_DIR / "cose" / "dev_informative.jsonl").open()]
+    src = _raw_rows("cose")
     ds = load_dataset(prepared / "cose.jsonl", validate=False)
     for row, ex in zip(src, ds):
         assert ex.task == "multiple_choice" and ex.label == row["label"] and ex.label_set == ("A", "B", "C")
@@ -93,17 +113,17 @@ def test_cose_options_live_in_the_template(prepared):
         assert list(ex.words) == row["tokens"]
 
 
-@needs_shared
 def test_mmlu_sample_is_seeded_and_spread_over_topics(prepared):
     ds = load_dataset(prepared / "mmlu.jsonl", validate=False)
     topics = {ex.provenance["topic"] for ex in ds}
     assert len(topics) >= 40
     assert all(ex.rationale is None and ex.label in ("A", "B", "C", "D") for ex in ds)
-    other = prepare_mmlu(DEFAULT_SHARED_DIR / "mmlu" / "mmlu.jsonl", seed=1)
+    # refs name the line of the uncompressed file, whatever the storage
+    assert all(re.fullmatch(r"mmlu/mmlu\.jsonl:\d+ id=mmlu-\d+", ex.provenance["ref"]) for ex in ds)
+    other = prepare_mmlu(raw_file(DEFAULT_RAW_DIR, "mmlu"), seed=1)
     assert {ex.id for ex in other} != {ex.id for ex in ds}
 
 
-@needs_shared
 def test_paper_prompt_sets(prepared):
     ds = load_dataset(prepared / "paper.jsonl", validate=False)
     groups: dict[str, list[Example]] = {}
@@ -167,9 +187,80 @@ def test_missing_file_is_a_data_validation_error(tmp_path):
         load_dataset(tmp_path / "nope.jsonl")
 
 
-@needs_shared
 def test_cli_prepare(tmp_path, capsys):
     assert main(["prepare", "--out-dir", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.jsonl" for n in DATASET_NAMES)
     assert "hatexplain: 686 rows" in capsys.readouterr().out
     assert main(["check", str(tmp_path / "cose.jsonl")]) == 0
+
+
+def test_raw_extracts_read_the_same_plain_or_gzipped(tmp_path):
+    rows = [
+        {"id": f"m-{i}", "question": f"Is {i} a number ?", "answer_a": "yes", "answer_b": "no", "answer_c": "maybe",
+         "answer_d": "never", "correct_answer": "A", "topic": f"topic {i % 2}"}
+        for i in range(4)
+    ]  # fmt: skip
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    plain_dir, packed_dir = tmp_path / "plain", tmp_path / "packed"
+    (plain_dir / "mmlu").mkdir(parents=True)
+    (packed_dir / "mmlu").mkdir(parents=True)
+    (plain_dir / "mmlu" / "mmlu.jsonl").write_bytes(data)
+    (packed_dir / "mmlu" / "mmlu.jsonl.gz").write_bytes(gzip.compress(data))
+    assert raw_file(packed_dir, "mmlu").name == "mmlu.jsonl.gz" and raw_file(plain_dir, "mmlu").name == "mmlu.jsonl"
+    a = prepare_mmlu(raw_file(plain_dir, "mmlu"), n=3)
+    b = prepare_mmlu(raw_file(packed_dir, "mmlu"), n=3)
+    assert [ex.to_dict() for ex in a] == [ex.to_dict() for ex in b]
+    assert all(re.fullmatch(r"mmlu/mmlu\.jsonl:\d id=m-\d", ex.provenance["ref"]) for ex in b)
+
+
+# A tracked file may not depend on anything outside the repository: no relative path that
+# climbs above the repository root, no navigation above it in Python (the parent of the
+# repository root) and no sibling "shared" folder of the clone. Files run from the repository root (shell
+# scripts, Makefile, YAML, DVC files) resolve relative paths against the root; the others
+# (Markdown links, Python) against their own folder. data/raw/README.md is exempt: it
+# records where the extracts were imported from.
+_ROOT_RELATIVE_SUFFIXES = (".sh", ".yaml", ".yml", ".lock", ".toml", ".cfg", ".ini", ".txt", ".env")
+_ROOT_RELATIVE_NAMES = ("Makefile", "Dockerfile", ".dvcignore", ".gitignore")
+_OUTSIDE_PATTERNS = (
+    re.compile(r"\.\./shared\b"),
+    re.compile(r"parent\s*/\s*[\"']shared[\"']"),
+    re.compile(r"\bREPO\w*\.parents?\b|_REPO\w*\.parents?\b"),
+)
+_CLIMB = re.compile(r"(?<![\w.])((?:\.\./)+)(?=[\w$<{])")
+
+
+def _outside_references(rel: str, text: str) -> list[str]:
+    root_relative = rel.endswith(_ROOT_RELATIVE_SUFFIXES) or Path(rel).name in _ROOT_RELATIVE_NAMES
+    depth = 0 if root_relative else len(Path(rel).parent.parts)
+    found = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        hits = [m.group(0) for p in _OUTSIDE_PATTERNS for m in p.finditer(line)]
+        hits += [m.group(0) + "..." for m in _CLIMB.finditer(line) if m.group(1).count("../") > depth]
+        found += [f"{rel}:{lineno}: {h!r} in {line.strip()[:100]!r}" for h in hits]
+    return found
+
+
+def test_outside_reference_detector():
+    assert _outside_references("dvc.yaml", "      - ../" + "shared/datasets/x.jsonl")
+    assert _outside_references("scripts/x.sh", "cat ../other/file")
+    assert _outside_references("docs/x.md", "see [it](" + "../" * 2 + "elsewhere/README.md)")
+    assert _outside_references("xai_bench/x.py", "D = _REPO" + ".parent / " + '"shared"')
+    assert _outside_references("tests/x.py", "p = REPO" + ".parent / 'data'")
+    assert not _outside_references("docs/x.md", "see [it](../README.md) and ./a/b")
+    assert not _outside_references("scripts/x.sh", 'cd "$(dirname "$0")/.."')
+    assert not _outside_references("xai_bench/x.py", "REPO = Path(__file__).resolve().parents[1]")
+
+
+def test_no_tracked_file_names_a_path_outside_the_repository():
+    found = []
+    for rel in _git_ls_files():
+        if rel == "data/raw/README.md":
+            continue
+        path = REPO / rel
+        if not path.is_file():  # deleted in the working tree, not yet committed
+            continue
+        data = path.read_bytes()
+        if b"\0" in data[:8192]:
+            continue  # binary (gzip, images)
+        found += _outside_references(rel, data.decode("utf-8", errors="replace"))
+    assert not found, "tracked files refer to paths outside the repository:\n" + "\n".join(found)

@@ -18,15 +18,18 @@ schema is written down key by key in ``data/README.md``):
 unknown keys, wrong types) by line number, then validates the rest with the Great
 Expectations suite of :mod:`xai_bench.validation`; any failure raises
 ``DataValidationError`` naming the rows. ``prepare_all`` builds ``data/prepared/*.jsonl``
-from the authored sources in ``data/source`` and the shared data sets; the output is
-byte-identical for identical input. Command line (the DVC stage ``prepare_data``)::
+from the authored sources in ``data/source`` and the raw extracts in ``data/raw`` (both
+inside the repository, tracked in git; ``data/raw/README.md`` has their sources and
+licences); the output is byte-identical for identical input. Command line (the DVC stage
+``prepare_data``)::
 
-    python -m xai_bench.datasets prepare [--shared-dir ../shared/datasets]
+    python -m xai_bench.datasets prepare [--raw-dir data/raw]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import re
@@ -49,6 +52,8 @@ __all__ = [
     "write_dataset",
     "row_problems",
     "prepare_all",
+    "raw_file",
+    "RAW_FILES",
     "main",
 ]
 
@@ -58,9 +63,17 @@ PROVENANCE_KEYS = ("source", "licence", "ref")
 DATASET_NAMES = ("paper", "instructions", "hatexplain", "cose", "mmlu")
 
 _REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED_DIR = _REPO.parent / "shared" / "datasets"
+DEFAULT_RAW_DIR = _REPO / "data" / "raw"
 DEFAULT_SOURCE_DIR = _REPO / "data" / "source"
 DEFAULT_OUT_DIR = _REPO / "data" / "prepared"
+
+# The raw extracts under the raw folder, by data set. Each is JSON Lines, read plain or
+# gzip-compressed (``<file>.gz``, as MMLU is stored in data/raw) without a difference.
+RAW_FILES = {
+    "hatexplain": "hatexplain/test_toxic_dev.jsonl",
+    "cose": "cose/dev_informative.jsonl",
+    "mmlu": "mmlu/mmlu.jsonl",
+}
 
 # MMLU sample: fixed size, seed and a word cap (perturbation cost grows with the number
 # of feature words; the paper's MMLU heatmaps, Fig. 11, show short questions).
@@ -328,14 +341,28 @@ def _normalise(word: str) -> str:
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as fh:
+    """(line number, row) of a JSON Lines file, plain or gzip-compressed (``.gz``)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if line.strip():
                 yield lineno, json.loads(line)
 
 
-def _shared_ref(path: Path, lineno: int, source_id: str) -> str:
-    return f"{path.parent.name}/{path.name}:{lineno} id={source_id}"
+def raw_file(raw_dir: str | Path, name: str) -> Path:
+    """The raw extract of data set ``name`` in ``raw_dir``: ``RAW_FILES[name]`` or the same + ``.gz``.
+
+    The plain file wins when both exist; when neither does, the plain path is returned
+    (reading it then fails naming that path).
+    """
+    plain = Path(raw_dir) / RAW_FILES[name]
+    packed = plain.with_name(plain.name + ".gz")
+    return packed if not plain.exists() and packed.exists() else plain
+
+
+def _raw_ref(path: Path, lineno: int, source_id: str) -> str:
+    """``<folder>/<file>.jsonl:<line> id=<id>``; the line of the uncompressed file, no ``.gz``."""
+    return f"{path.parent.name}/{path.name.removesuffix('.gz')}:{lineno} id={source_id}"
 
 
 def prepare_authored(path: Path) -> list[Example]:
@@ -391,7 +418,7 @@ def prepare_hatexplain(path: Path) -> list[Example]:
             rationale=tuple(row["rationale_mask"]),
             label=row["label"],
             label_set=HATEXPLAIN_LABELS,
-            provenance={**_HATEXPLAIN_PROVENANCE, "ref": _shared_ref(path, lineno, row["id"])},
+            provenance={**_HATEXPLAIN_PROVENANCE, "ref": _raw_ref(path, lineno, row["id"])},
         )
         for lineno, row in _jsonl(path)
     ]
@@ -418,7 +445,7 @@ def prepare_cose(path: Path) -> list[Example]:
                 rationale=tuple(row["rationale_mask"]),
                 label=row["label"],
                 label_set=tuple(letters),
-                provenance={**_COSE_PROVENANCE, "ref": _shared_ref(path, lineno, row["id"])},
+                provenance={**_COSE_PROVENANCE, "ref": _raw_ref(path, lineno, row["id"])},
             )
         )
     return examples
@@ -466,14 +493,14 @@ def prepare_mmlu(path: Path, *, n: int = MMLU_N, seed: int = MMLU_SEED, max_word
                 rationale=None,
                 label=row["correct_answer"],
                 label_set=letters,
-                provenance={**_MMLU_PROVENANCE, "ref": _shared_ref(path, lineno, row["id"]), "topic": row["topic"]},
+                provenance={**_MMLU_PROVENANCE, "ref": _raw_ref(path, lineno, row["id"]), "topic": row["topic"]},
             )
         )
     return examples
 
 
 def prepare_all(
-    shared_dir: str | Path = DEFAULT_SHARED_DIR,
+    raw_dir: str | Path = DEFAULT_RAW_DIR,
     source_dir: str | Path = DEFAULT_SOURCE_DIR,
     out_dir: str | Path = DEFAULT_OUT_DIR,
     *,
@@ -488,13 +515,13 @@ def prepare_all(
     """
     from .validation import require_valid
 
-    shared_dir, source_dir, out_dir = Path(shared_dir), Path(source_dir), Path(out_dir)
+    raw_dir, source_dir, out_dir = Path(raw_dir), Path(source_dir), Path(out_dir)
     builders = {
         "paper": lambda: prepare_authored(source_dir / "paper_prompts.yaml"),
         "instructions": lambda: prepare_authored(source_dir / "instructions.yaml"),
-        "hatexplain": lambda: prepare_hatexplain(shared_dir / "hatexplain" / "test_toxic_dev.jsonl"),
-        "cose": lambda: prepare_cose(shared_dir / "cose" / "dev_informative.jsonl"),
-        "mmlu": lambda: prepare_mmlu(shared_dir / "mmlu" / "mmlu.jsonl", n=mmlu_n, seed=mmlu_seed, max_words=mmlu_max_words),
+        "hatexplain": lambda: prepare_hatexplain(raw_file(raw_dir, "hatexplain")),
+        "cose": lambda: prepare_cose(raw_file(raw_dir, "cose")),
+        "mmlu": lambda: prepare_mmlu(raw_file(raw_dir, "mmlu"), n=mmlu_n, seed=mmlu_seed, max_words=mmlu_max_words),
     }
     written = {}
     for name in DATASET_NAMES:
@@ -511,15 +538,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m xai_bench.datasets",
         description="Prepare and check the benchmark data sets.",
-        epilog="Example: python -m xai_bench.datasets prepare --shared-dir ../shared/datasets",
+        epilog="Example: python -m xai_bench.datasets prepare --raw-dir data/raw",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser(
         "prepare",
-        help="build data/prepared/*.jsonl from data/source and the shared data sets",
+        help="build data/prepared/*.jsonl from data/source and the raw extracts in data/raw",
         epilog="Example: python -m xai_bench.datasets prepare --out-dir data/prepared",
     )
-    prep.add_argument("--shared-dir", type=Path, default=DEFAULT_SHARED_DIR, help="folder with hatexplain/, cose/, mmlu/ (default: %(default)s)")
+    prep.add_argument("--raw-dir", type=Path, default=DEFAULT_RAW_DIR, help="folder with the hatexplain/, cose/, mmlu/ extracts, plain or .gz (default: the repository's data/raw)")
     prep.add_argument("--source-dir", type=Path, default=DEFAULT_SOURCE_DIR, help="authored YAML sources (default: %(default)s)")
     prep.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where the JSONL files go (default: %(default)s)")
     check = sub.add_parser("check", help="load and validate JSONL data sets", epilog="Example: python -m xai_bench.datasets check data/prepared/*.jsonl")
@@ -527,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
-            for name, path in prepare_all(args.shared_dir, args.source_dir, args.out_dir).items():
+            for name, path in prepare_all(args.raw_dir, args.source_dir, args.out_dir).items():
                 ds = load_dataset(path, validate=False)
                 print(f"{name}: {len(ds)} rows -> {path} (sha256 {ds.sha256[:12]})")
         else:

@@ -1,5 +1,6 @@
-"""The DVC pipeline in a temporary clone: dvc repro, dvc metrics diff, and a changed
-ground-truth rationale rerunning exactly the stages that depend on it."""
+"""The DVC pipeline in a temporary clone with nothing beside it: dvc repro builds the data
+from what git holds (data/source, data/raw), dvc metrics diff, and a changed ground-truth
+rationale rerunning exactly the stages that depend on it."""
 
 from __future__ import annotations
 
@@ -25,13 +26,11 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
-    shared = REPO.parent / "shared"
-    if not (shared / "datasets").is_dir():
-        pytest.fail(f"the DVC pipeline depends on ../shared/datasets, missing at {shared}")
     root = tmp_path_factory.mktemp("dvc")
-    (root / "shared").symlink_to(shared)  # dvc.yaml names ../shared/datasets
     repo = root / "repo"
     subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
+    # the clone is alone in its folder: the pipeline may need only what git holds
+    assert [p.name for p in root.iterdir()] == ["repo"]
     # the working tree's pipeline definition (so the test checks what is being committed)
     for name in ("dvc.yaml", "params.yaml"):
         (repo / name).write_text((REPO / name).read_text())
@@ -48,7 +47,9 @@ def clone(tmp_path_factory):
     _run(["git", "add", "-A"], repo, env)
     _run(["git", "commit", "-qm", "pipeline under test"], repo, env)
     out = _run(["dvc", "repro"], repo, env)
-    assert "Running stage 'aggregate'" in out
+    assert "Running stage 'prepare_data'" in out and "Running stage 'aggregate'" in out
+    for dep in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["prepare_data"]["deps"]:
+        assert (repo / dep).resolve().is_relative_to(repo.resolve()), f"prepare_data depends on {dep}, outside the clone"
     _run(["git", "add", "-A"], repo, env)
     _run(["git", "commit", "-qm", "first run"], repo, env)
     return repo, env
