@@ -34,6 +34,6 @@ cat <<MSG
 results:     ${run_dir:-see out_root}  (metrics.json, report.md, heatmaps/)
 report:      ${run_dir}report.md
 MLflow:      $MLFLOW_TRACKING_URI
-             open the UI with: $BIN/mlflow ui --backend-store-uri $MLFLOW_TRACKING_URI --port 5000
+             open the UI with: $BIN/xai-bench ui   (offline-safe; prints the runs view's address)
 audit log:   ${XAI_BENCH_AUDIT_LOG:-$ROOT/audit/audit.jsonl}  (check it: $BIN/xai-bench audit verify ${XAI_BENCH_AUDIT_LOG:-audit/audit.jsonl})
 MSG

@@ -106,6 +106,11 @@ def record_audit(results_dir: str | Path, *, log_path: str | Path | None = None,
         if m.startswith("local/") and m[len("local/"):] in LOCAL_MODELS:
             try:
                 entry["weights_sha256"] = weights_sha256(resolve_local_model(m[len("local/"):]))
+                backend = info.get("backend") or {}
+                if backend:  # the build that answered (run.json), not whatever is installed now
+                    entry["llama_cpp_build"] = backend.get("build_id")
+                    entry["llama_cpp_system_info"] = backend.get("system_info")
+                    entry["cpu"] = (backend.get("cpu") or {}).get("model")
             except Exception as e:  # not installed: say so rather than invent a hash
                 entry["weights_sha256"] = None
                 entry["note"] = str(e)[:200]

@@ -107,7 +107,18 @@ class QuerySettings:
         }
         if self.seed is None and sample:
             req["sample"] = sample
+        if self.model.startswith("local/"):
+            req["backend"] = self._local_backend()
         return req
+
+    def _local_backend(self) -> str:
+        """The llama.cpp build and weights behind a local model (answers differ between builds)."""
+        from .models.llama_build import local_backend_key
+
+        try:
+            return local_backend_key(self.model[len("local/"):])
+        except Exception as e:  # noqa: BLE001 - an unknown model fails later, where it is called
+            return f"unavailable: {type(e).__name__}"
 
 
 @dataclass(frozen=True, kw_only=True)

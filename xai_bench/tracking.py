@@ -95,6 +95,9 @@ class TrackingError(XaiBenchError):
     """A results folder cannot be logged, or a run cannot be read back; the message says why."""
 
 
+EXPERIMENT_NAME = "xai-bench"  # the MLflow experiment benchmark runs go to by default
+
+
 # ---------------------------------------------------------------------------- locations
 
 
@@ -353,6 +356,10 @@ def _model_info(model: str, given: Any, hash_local_models: bool) -> dict[str, st
             path = resolve_local_model(model[len("local/") :])
             info["weights_sha256"] = weights_sha256(path)
             info.setdefault("weights_file", path.name)
+            from .models.llama_build import backend_info
+
+            info.setdefault("llama_cpp_build", backend_info().build_id)
+            info.setdefault("llama_cpp_system_info", backend_info().system_info)
         except (XaiBenchError, OSError) as e:
             info["weights_sha256"] = f"unavailable: {str(e).splitlines()[0][:200]}"
     return info
@@ -406,19 +413,34 @@ def _stage_artifacts(results_dir: Path, staging: Path, config: Mapping[str, Any]
 # ---------------------------------------------------------------------------- logging
 
 
+# MLflow 3 opens an experiment without this tag on its GenAI overview, which shows nothing for
+# benchmark runs; "custom_model_development" makes the UI open the experiment on its runs.
+EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
+
+
+def mark_runs_experiment(client: Any, experiment_id: str) -> None:
+    """Tag an experiment so that MLflow's UI opens it on its runs table."""
+    exp = client.get_experiment(experiment_id)
+    if exp.tags.get(EXPERIMENT_KIND_TAG[0]) != EXPERIMENT_KIND_TAG[1]:
+        client.set_experiment_tag(experiment_id, *EXPERIMENT_KIND_TAG)
+
+
 def _ensure_experiment(client: Any, name: str, artifact_location: str | None) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
-        return exp.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=artifact_location)
-    except Exception:  # created meanwhile by a concurrent task (unique name): use that one
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return exp.experiment_id
+        exp_id = exp.experiment_id
+    else:
+        try:
+            exp_id = client.create_experiment(name, artifact_location=artifact_location)
+        except Exception:  # created meanwhile by a concurrent task (unique name): use that one
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            exp_id = exp.experiment_id
+    mark_runs_experiment(client, exp_id)
+    return exp_id
 
 
 def _previous_parents(client: Any, experiment_id: str, run_id: str) -> list[Any]:
@@ -442,7 +464,7 @@ def log_benchmark_run(
     results_dir: str | os.PathLike[str],
     *,
     tracking_uri: str | None = None,
-    experiment: str = "xai-bench",
+    experiment: str = EXPERIMENT_NAME,
     artifact_location: str | None = None,
     dataset_files: Mapping[str, str | os.PathLike[str]] | None = None,
     model_tags: Mapping[str, Any] | None = None,

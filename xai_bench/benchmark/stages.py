@@ -109,6 +109,15 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _backend(models: list[str]) -> dict[str, Any] | None:
+    """The llama.cpp build and this machine's CPU, when a local model runs (answers depend on both)."""
+    if not any(m.startswith("local/") for m in models):
+        return None
+    from ..models.llama_build import backend_info, cpu_description
+
+    return {**backend_info().to_dict(), "cpu": cpu_description()}
+
+
 def _features_dict(f: Features) -> dict[str, Any]:
     return {"words": list(f.words), "separators": list(f.separators), "template": f.template}
 
@@ -225,7 +234,7 @@ def prepare(config: BenchmarkConfig, run_dir: str | Path) -> list[str]:
     write_json(run_file, {
         "run_id": f"{slug(config.name)}-{stamp}-{config_hash[:8]}", "created": created, "config_hash": config_hash,
         "seed": config.seed, "git_commit": _git_commit(), "fingerprint": fingerprint, "models": models,
-        "shards": [s for s, _ in shards], "notes": notes,
+        "shards": [s for s, _ in shards], "notes": notes, "backend": _backend(models),
     })
     return [s for s, _ in shards]
 

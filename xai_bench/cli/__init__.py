@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("xai_bench.cli.data", "data"),
     "fairness": ("xai_bench.cli.run", "fairness"),
     "stage": ("xai_bench.cli.stage", "stage"),
+    "ui": ("xai_bench.cli.ui", "ui"),
 }
 
 
