@@ -52,11 +52,27 @@ def test_perfect_and_reversed_ranking():
     assert reversed_["att_f1"] == 0.0
 
 
-def test_topk_ties_broken_by_position():
-    assert binarize_attributions([1.0, 1.0, 1.0, 1.0], k=2).tolist() == [1, 1, 0, 0]
-    out = attribution_accuracy([1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1])
-    assert out["att_acc"] == 0.0 and out["att_f1"] == 0.0
-    assert out["att_auroc"] == 0.5  # all ties: no ranking information
+def test_topk_ties_are_broken_by_a_seeded_random_order():
+    # The same seed gives the same choice; over seeds every position is chosen about as often.
+    assert (binarize_attributions([1.0] * 4, k=2, tie_seed=7).tolist()
+            == binarize_attributions([1.0] * 4, k=2, tie_seed=7).tolist())
+    picks = np.array([binarize_attributions([1.0] * 4, k=2, tie_seed=s) for s in range(400)])
+    assert np.all(picks.sum(axis=1) == 2)
+    np.testing.assert_allclose(picks.mean(axis=0), 0.5, atol=0.08)
+    # only tied words are shuffled: a larger attribution still ranks first
+    assert all(binarize_attributions([1.0, 3.0, 1.0, 1.0], k=1, tie_seed=s).tolist() == [0, 1, 0, 0]
+               for s in range(20))
+
+
+def test_constant_attributions_score_chance_not_the_rationale_position():
+    # An explanation that learned nothing (all 0) against a rationale at the start of the
+    # prompt: with ties broken by position it would score ACC = F1 = 1 on every prompt.
+    mask = [1, 1, 0, 0, 0, 0, 0, 0]
+    rows = [attribution_accuracy([0.0] * 8, mask, tie_seed=s) for s in range(300)]
+    assert all(r["att_auroc"] == 0.5 for r in rows)  # all ties: no ranking information
+    # top-2 of 8 at random: E[TP] = 2 * 2/8, so E[F1] = E[TP]/2 = 0.25 and E[ACC] = 1 - 2 (2 - E[TP]) / 8
+    assert np.mean([r["att_f1"] for r in rows]) == pytest.approx(0.25, abs=0.05)
+    assert np.mean([r["att_acc"] for r in rows]) == pytest.approx(1 - 2 * (2 - 0.5) / 8, abs=0.03)
 
 
 def test_threshold_mode_is_strict():
@@ -68,19 +84,30 @@ def test_threshold_mode_is_strict():
 
 
 @pytest.mark.parametrize("mask", [[0, 0, 0], [1, 1, 1]])
-def test_constant_mask_gives_nan_ranking_metrics_without_warnings(mask):
+@pytest.mark.parametrize("kwargs", [{}, {"binarize": "threshold", "threshold": 0.15}])
+def test_one_class_rationale_makes_every_metric_undefined(mask, kwargs):
+    # top-k with k = d (or 0) reproduces a one-class mask whatever the attributions: a
+    # perfect ACC and F1 would reward an explanation that learned nothing, so all four
+    # metrics are undefined there and average over the same prompts.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = attribution_accuracy([0.3, 0.1, 0.2], mask)
-    assert math.isnan(out["att_auroc"]) and math.isnan(out["att_auprc"])
-    assert out["att_acc"] == 1.0  # top-0 or top-3 reproduces a constant mask exactly
+        out = attribution_accuracy([0.3, 0.1, 0.2], mask, **kwargs)
+    assert all(math.isnan(out[k]) for k in ATT_KEYS), out
 
 
-def test_f1_undefined_without_any_positive():
-    out = attribution_accuracy([0.3, 0.1], [0, 0], binarize="threshold", threshold=1.0)
-    assert math.isnan(out["att_f1"])
-    out = attribution_accuracy([0.3, 0.1], [0, 0], binarize="threshold", threshold=0.2)
-    assert out["att_f1"] == 0.0  # one false positive: F1 = 0, defined
+def test_one_class_prompts_leave_every_mean_on_the_same_prompts():
+    from xai_bench.metrics import aggregate
+
+    rows = [attribution_accuracy([0.3, 0.1, 0.2], m) for m in ([1, 1, 1], [0, 1, 0], [1, 0, 0])]
+    out = aggregate(rows)
+    assert {out[f"{k}_n"] for k in ATT_KEYS} == {2}
+    assert out["att_acc"] < 1.0  # the all-rationale prompt no longer lifts ACC to a free 1
+
+
+def test_f1_zero_with_a_false_positive_and_no_true_positive():
+    out = attribution_accuracy([0.3, 0.1, 0.0], [0, 0, 1], binarize="threshold", threshold=0.2)
+    assert out["att_f1"] == 0.0  # TP = 0, FP = 1, FN = 1: F1 = 0, defined
+    assert out["att_acc"] == pytest.approx(1 / 3)
 
 
 @settings(max_examples=200, deadline=None)
@@ -96,20 +123,25 @@ def test_f1_undefined_without_any_positive():
 def test_matches_sklearn_and_stays_in_range(data, threshold):
     scores, mask = np.array(data[0]), np.array(data[1])
     if threshold is None:
-        out = attribution_accuracy(scores, mask)
+        out = attribution_accuracy(scores, mask, tie_seed=11)
+        # independent top-k: the k largest, ties in the order of a permutation seeded like the library's
+        tiebreak = np.random.default_rng(11).permutation(len(scores))
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], tiebreak[i]))
         predicted = np.zeros_like(mask)
-        predicted[np.argsort(-scores, kind="stable")[: mask.sum()]] = 1
+        predicted[order[: mask.sum()]] = 1
     else:
         out = attribution_accuracy(scores, mask, binarize="threshold", threshold=threshold)
         predicted = (scores > threshold).astype(int)
+    if not 0 < mask.sum() < len(mask):  # one class: undefined (see the test above)
+        assert all(math.isnan(out[k]) for k in ATT_KEYS)
+        return
     assert out["att_acc"] == pytest.approx(accuracy_score(mask, predicted))
     expected_f1 = f1_score(mask, predicted, zero_division=np.nan)
     if math.isnan(expected_f1):
         assert math.isnan(out["att_f1"])
     else:
         assert out["att_f1"] == pytest.approx(expected_f1)
-    if 0 < mask.sum() < len(mask):
-        assert out["att_auroc"] == pytest.approx(_pairwise_auroc(scores, mask))
+    assert out["att_auroc"] == pytest.approx(_pairwise_auroc(scores, mask))
     for key in ATT_KEYS:
         if not math.isnan(out[key]):
             assert get_metric(key).in_range(out[key]), (key, out[key])

@@ -35,10 +35,22 @@ def test_r2_can_be_negative():
     assert r2(y, y_hat) == pytest.approx(r2_score(y, y_hat)) == pytest.approx(-3.0)
 
 
-def test_constant_target_follows_sklearn_force_finite():
+def test_constant_target_r2_is_undefined_not_perfect():
+    # sklearn's default (force_finite) scores a constant target 1.0 / 0.0; without it the
+    # ratio is 0/0 (NaN) or x/0 (-inf). A model whose output never moved explains nothing.
     y = np.full(5, 2.0)
-    assert r2(y, y) == 1.0 == r2_score(y, y)
-    assert r2(y, y + 0.1) == 0.0 == r2_score(y, y + 0.1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.isnan(r2(y, y)) and np.isnan(r2_score(y, y, force_finite=False))
+        assert np.isnan(r2(y, y + 0.1)) and not np.isfinite(r2_score(y, y + 0.1, force_finite=False))
+    w = np.array([1.0, 0.0, 2.0, 1.0, 0.5])
+    assert np.isnan(weighted_r2(y, y, w))
+    # constant where the weight is positive: still nothing to explain
+    assert np.isnan(weighted_r2(np.array([1.0, 5.0, 1.0]), np.array([1.0, 5.0, 1.0]), np.array([1.0, 0.0, 1.0])))
+    s = fidelity_stats(y, y, w, n_features=1)
+    assert s["r2"] is None and s["r2w"] is None and s["r2w_adj"] is None
+    assert s["wmse"] == 0.0 and s["l1"] == 0.0  # the error statistics stay defined
+    held = fidelity_stats(y, y + 0.1, w, n_features=1, in_sample=False)
+    assert held["r2"] is None and held["r2w"] is None
 
 
 @settings(max_examples=100, deadline=None)
@@ -88,9 +100,21 @@ def test_fidelity_stats_random_against_numpy(seed):
 
 
 @pytest.mark.parametrize("n,n_features", [(5, 4), (5, 5), (3, 10), (1, 0)])
-def test_adjusted_r2_is_none_when_undefined(n, n_features):
+def test_in_sample_r2_is_none_without_residual_degrees_of_freedom(n, n_features):
     y, y_hat, w = _data(9, n=n)
-    assert fidelity_stats(y, y_hat, w, n_features=n_features)["r2w_adj"] is None
+    s = fidelity_stats(y, y_hat, w, n_features=n_features)
+    assert s["r2"] is None and s["r2w"] is None and s["r2w_adj"] is None
+    assert s["wmse"] is not None
+
+
+def test_held_out_statistics_have_no_adjusted_r2():
+    y, y_hat, w = _data(2, n=25)
+    held = fidelity_stats(y, y_hat, w, n_features=4, in_sample=False)
+    assert held["r2w_adj"] is None
+    assert held["r2w"] == pytest.approx(r2_score(y, y_hat, sample_weight=w))
+    # out of sample, few points do not make R² undefined: the surrogate was not fitted on them
+    few = fidelity_stats(y[:4], y_hat[:4], w[:4], n_features=6, in_sample=False)
+    assert few["r2"] == pytest.approx(r2_score(y[:4], y_hat[:4]))
 
 
 def test_adjusted_r2_defined_at_first_positive_dof():

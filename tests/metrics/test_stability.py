@@ -64,13 +64,33 @@ def test_alignment_matches_a_word_whose_text_changed():
 )
 def test_range_symmetry_and_independent_set_computation(data):
     tokens, attr_a, attr_b, k = data
-    j = topk_jaccard(tokens, attr_a, tokens, attr_b, k)
+    j = topk_jaccard(tokens, attr_a, tokens, attr_b, k, tie_seed=5, tie_seed_b=6)
     assert get_metric("stability_jaccard").in_range(j)
-    assert j == topk_jaccard(tokens, attr_b, tokens, attr_a, k)
-    assert topk_jaccard(tokens, attr_a, tokens, attr_a, k) == 1.0
-    # independent: the positions of the k largest values (ties -> earlier position)
-    top = lambda attr: set(sorted(range(len(attr)), key=lambda i: (-attr[i], i))[:k])  # noqa: E731
-    assert j == pytest.approx(_jaccard(top(attr_a), top(attr_b)))
+    assert j == topk_jaccard(tokens, attr_b, tokens, attr_a, k, tie_seed=6, tie_seed_b=5)
+    # independent: the positions of the k largest values, ties in the seeded random order
+    def top(attr, seed):
+        tiebreak = np.random.default_rng(seed).permutation(len(attr))
+        return set(sorted(range(len(attr)), key=lambda i: (-attr[i], tiebreak[i]))[:k])
+
+    assert j == pytest.approx(_jaccard(top(attr_a, 5), top(attr_b, 6)))
+    if len(set(attr_a)) == len(attr_a):  # no ties: an explanation's top-k is its own
+        assert topk_jaccard(tokens, attr_a, tokens, attr_a, k) == 1.0
+
+
+def test_explanations_that_learned_nothing_score_chance_not_a_perfect_jaccard():
+    # All attributions 0 before and after appending a word: with ties broken by position
+    # both top-3 sets were the first three words, a Jaccard of 1.0 for no signal at all.
+    a = "tell me about the volcano near the old town".split()
+    b = a + ["please"]
+    change = minimal_changes(a)["append"]
+    values = [topk_jaccard(a, [0.0] * len(a), b, [0.0] * len(b), 3, alignment=change.position_map,
+                           tie_seed=s, tie_seed_b=1000 + s) for s in range(300)]
+    assert max(values) == 1.0 and min(values) == 0.0  # a tie decides nothing either way
+    # chance: |A ∩ B| for two random 3-sets (B drawn from the 9 old words + 1 new) has mean 3 * 3/10 = 0.9
+    chance = np.mean([_jaccard(set(r.permutation(9)[:3]), set(r.permutation(10)[:3]))
+                      for r in (np.random.default_rng(s) for s in range(2000))])
+    assert np.mean(values) == pytest.approx(chance, abs=0.05)
+    assert np.mean(values) < 0.4
 
 
 def test_jaccard_validation():

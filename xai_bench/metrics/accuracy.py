@@ -12,7 +12,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from ._arrays import as_binary_mask, as_scores, top_k_mask
+from ._arrays import TieSeed, as_binary_mask, as_scores, top_k_mask
 from .registry import register_metric
 
 __all__ = ["attribution_accuracy", "binarize_attributions"]
@@ -25,12 +25,13 @@ def binarize_attributions(
     *,
     k: int | None = None,
     threshold: float | None = None,
+    tie_seed: TieSeed = 0,
 ) -> np.ndarray:
     """Turn attributions into a 0/1 "predicted important" mask.
 
     Give exactly one of:
-        k: the k words with the largest attributions are 1 (ties broken by position,
-            earlier word first), all others 0.
+        k: the k words with the largest attributions are 1 (ties broken in a random
+            order seeded by ``tie_seed``, the ranking rule of ``metrics._arrays``), all others 0.
         threshold: a word is 1 when its attribution is strictly greater than threshold.
     Larger attribution = more important (the sign convention of ``Explanation``).
     """
@@ -40,7 +41,7 @@ def binarize_attributions(
     if k is not None:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
             raise ValueError(f"k: expected an integer, got {type(k).__name__}")
-        return top_k_mask(scores, int(k))
+        return top_k_mask(scores, int(k), tie_seed)
     thr = float(threshold)  # type: ignore[arg-type]
     if not math.isfinite(thr):
         raise ValueError(f"threshold: expected a finite number, got {threshold!r}")
@@ -57,6 +58,7 @@ def attribution_accuracy(
     *,
     binarize: Binarize = "topk",
     threshold: float | None = None,
+    tie_seed: TieSeed = 0,
 ) -> dict[str, float]:
     """ATT ACC, ATT F1, ATT AUROC and ATT AUPRC of one prompt (gSMILE paper, section 4.4.1).
 
@@ -77,18 +79,22 @@ def attribution_accuracy(
 
     - ``binarize="topk"`` (default): the k words with the largest attributions are
       predicted important, k = number of rationale words of this prompt; ties are
-      broken by position (earlier word first). Because predicted and true sets have the
+      broken in a random order seeded by ``tie_seed`` (so constant attributions score
+      chance, not the rationale's position). Because predicted and true sets have the
       same size, precision = recall = F1 here, and att_acc = 1 - 2 (k - TP) / d.
     - ``binarize="threshold"``: a word is predicted important when its attribution is
       strictly greater than ``threshold`` (required in this mode, forbidden otherwise).
 
     Larger attribution = more important (the sign convention of ``Explanation``).
 
-    Undefined values are NaN, never a silent 0:
-    - att_auroc and att_auprc are NaN when the mask is all 0 or all 1 (one class only:
-      nothing to rank).
-    - att_f1 is NaN when there is no rationale word and no word is predicted
-      important (2 TP + FP + FN = 0).
+    Undefined values are NaN, never a silent 0 or 1:
+    - all four are NaN when the rationale mask has one class only (every word, or no
+      word, is a rationale word). There is nothing to rank, and the top-k rule with
+      k = d (or 0) would reproduce the mask whatever the attributions, scoring a
+      perfect att_acc and att_f1 for an explanation that learned nothing. Making all
+      four undefined on the same prompts also keeps their averages over one prompt set.
+    - att_f1 is NaN when no word is predicted important and none should be
+      (2 TP + FP + FN = 0); with a two-class mask this cannot happen in top-k mode.
     Aggregation over prompts (``aggregate.aggregate``) skips NaN and reports how many
     prompts contributed (``<metric>_n``) and how many were skipped (``<metric>_n_nan``).
 
@@ -104,7 +110,7 @@ def attribution_accuracy(
             raise ValueError(
                 f"threshold is only used with binarize='threshold'; got binarize='topk' and threshold={threshold!r}"
             )
-        predicted = binarize_attributions(scores, k=int(mask.sum()))
+        predicted = binarize_attributions(scores, k=int(mask.sum()), tie_seed=tie_seed)
     elif binarize == "threshold":
         if threshold is None:
             raise ValueError("binarize='threshold' needs a threshold: expected a finite number, got None")
@@ -112,22 +118,21 @@ def attribution_accuracy(
     else:
         raise ValueError(f"binarize: expected 'topk' or 'threshold', got {binarize!r}")
 
+    d = mask.shape[0]
+    n_pos = int(mask.sum())
+    if not 0 < n_pos < d:  # one-class rationale: every metric undefined (see the docstring)
+        return {"att_acc": math.nan, "att_f1": math.nan, "att_auroc": math.nan, "att_auprc": math.nan}
     tp = int(np.sum((predicted == 1) & (mask == 1)))
     fp = int(np.sum((predicted == 1) & (mask == 0)))
     fn = int(np.sum((predicted == 0) & (mask == 1)))
-    d = mask.shape[0]
     acc = float(np.sum(predicted == mask)) / d
     f1_den = 2 * tp + fp + fn
     f1 = 2 * tp / f1_den if f1_den else math.nan
 
-    n_pos = int(mask.sum())
-    if 0 < n_pos < d:
-        # imported here: sklearn.metrics takes about a second to import, and the registry
-        # (imported by DAG files and the CLI) must stay cheap.
-        from sklearn.metrics import average_precision_score, roc_auc_score
+    # imported here: sklearn.metrics takes about a second to import, and the registry
+    # (imported by DAG files and the CLI) must stay cheap.
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
-        auroc = float(roc_auc_score(mask, scores))
-        auprc = float(average_precision_score(mask, scores))
-    else:
-        auroc = auprc = math.nan
+    auroc = float(roc_auc_score(mask, scores))
+    auprc = float(average_precision_score(mask, scores))
     return {"att_acc": acc, "att_f1": float(f1), "att_auroc": auroc, "att_auprc": auprc}

@@ -27,7 +27,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._arrays import as_scores, top_k_mask
+from ._arrays import TieSeed, as_scores, top_k_mask
 from .registry import register_metric
 
 __all__ = ["ERASER_BINS", "ErasureMask", "erasure_k", "erasure_masks", "aopc"]
@@ -68,12 +68,14 @@ def erasure_k(bin_fraction: float, d: int) -> int:
 def erasure_masks(
     attributions: Sequence[float] | np.ndarray,
     bins: Sequence[float] = ERASER_BINS,
+    *,
+    tie_seed: TieSeed = 0,
 ) -> list[ErasureMask]:
     """The keep-masks to query for ERASER's comprehensiveness and sufficiency.
 
     For each bin b (a fraction of the words; default ERASER's 1, 5, 10, 20, 50%):
     k = ``erasure_k(b, d)`` and the top-k words are the k largest attributions (ties
-    broken by position, earlier word first). ``remove_topk`` keeps every word except
+    broken in a random order seeded by ``tie_seed``, the ranking rule of ``metrics._arrays``). ``remove_topk`` keeps every word except
     the top-k (for comprehensiveness); ``keep_topk`` keeps only the top-k (for
     sufficiency). One entry per bin, in the order of ``bins``.
 
@@ -88,7 +90,7 @@ def erasure_masks(
     out: list[ErasureMask] = []
     for b in bins:
         k = erasure_k(b, d)
-        keep = top_k_mask(scores, k)
+        keep = top_k_mask(scores, k, tie_seed)
         out.append(ErasureMask(bin=b, k=k, remove_topk=(1 - keep).astype(np.int8), keep_topk=keep))
     return out
 

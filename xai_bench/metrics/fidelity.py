@@ -3,9 +3,18 @@
 f = the black box's output shifts Delta_j, g = the surrogate's predictions, w = the
 perturbation weights. Weighted R^2 uses weighted sums in numerator and denominator
 (eq. 17 as printed omits the weights in the sums; we follow its references and
-scikit-learn's ``r2_score(sample_weight=w)``). When f is constant, R^2 is 1.0 for a
-perfect fit and 0.0 otherwise (scikit-learn's ``force_finite`` convention). The adjusted
-R^2 (eq. 18) is undefined (None) when N_p - N_s - 1 <= 0.
+scikit-learn's ``r2_score(sample_weight=w)``).
+
+Undefined values:
+- R^2 is undefined (NaN; None in ``fidelity_stats``) when f is constant: there is no
+  variance to explain. scikit-learn's default ``force_finite`` convention scores 1.0 there
+  (0.0 for an imperfect fit), which would give a perfect fidelity to a surrogate of a model
+  whose output never moved, i.e. to an explanation that learned nothing.
+- In sample, every R^2 (plain, weighted, adjusted) is undefined when the residual degrees
+  of freedom N_p - N_s - 1 are <= 0: a surrogate with as many parameters as samples fits
+  them exactly whatever they are.
+- Out of sample (held-out perturbations) there is no adjusted R^2: its degrees-of-freedom
+  correction describes the data the surrogate was fitted on.
 """
 
 from __future__ import annotations
@@ -31,15 +40,16 @@ def _as_arrays(y: np.ndarray, y_hat: np.ndarray, weights: np.ndarray | None) -> 
 
 
 def weighted_r2(y: np.ndarray, y_hat: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """Weighted coefficient of determination (eq. 17), range (-inf, 1], higher is better."""
+    """Weighted coefficient of determination (eq. 17), range (-inf, 1], higher is better;
+    NaN for a constant target (see the module docstring)."""
     y, y_hat, w = _as_arrays(y, y_hat, weights)
     if w.sum() <= 0:
         w = np.ones_like(y)
     mean = np.average(y, weights=w)
     ss_res = float(np.sum(w * (y - y_hat) ** 2))
     ss_tot = float(np.sum(w * (y - mean) ** 2))
-    if ss_tot <= 1e-300:
-        return 1.0 if ss_res <= 1e-24 else 0.0
+    if ss_tot <= 1e-300 or np.ptp(y[w > 0]) == 0:  # constant target: nothing to explain
+        return float("nan")
     return 1.0 - ss_res / ss_tot
 
 
@@ -49,21 +59,30 @@ def r2(y: np.ndarray, y_hat: np.ndarray) -> float:
 
 
 def fidelity_stats(
-    y: np.ndarray, y_hat: np.ndarray, weights: np.ndarray | None, n_features: int
+    y: np.ndarray, y_hat: np.ndarray, weights: np.ndarray | None, n_features: int, *, in_sample: bool = True
 ) -> dict[str, float | None]:
     """All fidelity figures of eq. 16-22 as a dict:
-    r2, r2w, r2w_adj (None when undefined), wmse, wmae, l1 (mean absolute error), l2 (mean squared error)."""
+    r2, r2w, r2w_adj, wmse, wmae, l1 (mean absolute error), l2 (mean squared error).
+
+    None marks an undefined value (module docstring): r2, r2w and r2w_adj for a constant
+    target; in sample (``in_sample=True``, y_hat fitted on these y with n_features + 1
+    parameters) all three when N_p - n_features - 1 <= 0; out of sample r2w_adj always."""
     y, y_hat, w = _as_arrays(y, y_hat, weights)
     n = y.size
     wsum = w.sum() if w.sum() > 0 else float(n)
     ww = w if w.sum() > 0 else np.ones_like(y)
     err = y - y_hat
-    r2w = weighted_r2(y, y_hat, w)
     dof = n - n_features - 1
+    defined = dof > 0 or not in_sample
+
+    def finite(v: float) -> float | None:
+        return v if defined and np.isfinite(v) else None
+
+    r2w = finite(weighted_r2(y, y_hat, w))
     return {
-        "r2": r2(y, y_hat),
+        "r2": finite(r2(y, y_hat)),
         "r2w": r2w,
-        "r2w_adj": (1.0 - (1.0 - r2w) * (n - 1) / dof) if dof > 0 else None,
+        "r2w_adj": (1.0 - (1.0 - r2w) * (n - 1) / dof) if in_sample and dof > 0 and r2w is not None else None,
         "wmse": float(np.sum(ww * err**2) / wsum),
         "wmae": float(np.sum(ww * np.abs(err)) / wsum),
         "l1": float(np.mean(np.abs(err))),

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._arrays import as_binary_mask, as_scores, rank_order
+from ._arrays import TieSeed, as_binary_mask, as_scores, rank_order
 from .registry import register_metric
 
 __all__ = ["topk_jaccard", "MinimalChange", "minimal_changes", "SYNONYMS", "APPEND_WORD", "CHANGE_KINDS"]
@@ -106,12 +106,19 @@ def topk_jaccard(
     k: int,
     *,
     alignment: Mapping[int, int] | None = None,
+    tie_seed: TieSeed = 0,
+    tie_seed_b: TieSeed | None = None,
 ) -> float:
     """Jaccard index |A ∩ B| / |A ∪ B| of the top-k token sets of two explanations (paper eq. 15).
 
     A is the set of the k tokens of prompt a with the largest attributions, B the same
-    for prompt b (ties broken by position, earlier token first; k is capped at each
-    prompt's length). Larger attribution = more important.
+    for prompt b (k is capped at each prompt's length). Larger attribution = more important.
+
+    Ties follow the ranking rule of ``metrics._arrays``: a random order seeded by
+    ``tie_seed`` for a and by ``tie_seed_b`` for b (default: derived from ``tie_seed``,
+    independent of a's). Two independent orders matter: with ties broken by position, two
+    explanations that learned nothing (all attributions equal) would pick the same first
+    k words and score a perfect 1.0; independent random orders score them at chance.
 
     Token identity, so that repeated words are handled:
     - without ``alignment``, a token is the pair (word, occurrence index): in
@@ -151,8 +158,9 @@ def topk_jaccard(
         ids_a = [("a", i) for i in range(len(tokens_a))]
         ids_b = [("a", inverse[j]) if j in inverse else ("b", j) for j in range(len(tokens_b))]
 
-    top_a = {ids_a[i] for i in rank_order(scores_a)[:k]}
-    top_b = {ids_b[j] for j in rank_order(scores_b)[:k]}
+    seed_b = tie_seed_b if tie_seed_b is not None else [*np.atleast_1d(tie_seed).tolist(), 1]
+    top_a = {ids_a[i] for i in rank_order(scores_a, tie_seed)[:k]}
+    top_b = {ids_b[j] for j in rank_order(scores_b, seed_b)[:k]}
     return len(top_a & top_b) / len(top_a | top_b)
 
 
