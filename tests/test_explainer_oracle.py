@@ -128,4 +128,33 @@ def test_exclude_nonsignificant_drops_rows(embedder):
     assert all(r.p_value < cfg.alpha for r in included)
     # Excluding them removes every sample in which both keywords are kept, which is why the
     # option is off by default: the ranking is then no longer guaranteed (see ExplainConfig).
-    assert len(included) + len(excluded) == len(e.perturbations)
+    both_kept = [r for r in e.perturbations if r.mask[3] and r.mask[5]]
+    assert both_kept and all(not r.included for r in both_kept)
+    assert all(r.response == e.original_response for r in both_kept)
+    # the surrogate was fitted on the included rows only: refitting them gives its attributions
+    from xai_bench.surrogates import fit_surrogate
+
+    refit = fit_surrogate(np.array([r.mask for r in included]), np.array([r.owmd for r in included]),
+                          np.array([r.weight for r in included]), "wlr")
+    np.testing.assert_allclose(e.attributions, -refit.coefficients, rtol=1e-9, atol=1e-12)
+    everything = fit_surrogate(np.array([r.mask for r in e.perturbations]), np.array([r.owmd for r in e.perturbations]),
+                               np.array([r.weight for r in e.perturbations]), "wlr")
+    assert not np.allclose(e.attributions, -everything.coefficients)  # dropping them did change the fit
+
+
+def test_underdetermined_fit_is_flagged_in_the_explanation(embedder):
+    # 20 words (21 parameters) from 16 perturbations: no residual degree of freedom
+    prompt = _prompt(20, {4: "volcano"})
+    cfg = ExplainConfig(methods=METHODS, n_perturbations=16, seed=2, pvalue_permutations=0)
+    exps = explain(prompt, "oracle:volcano", cfg, embedder=embedder, progress=False)
+    for m in METHODS:
+        e = exps[m]
+        warning = [w for w in e.warnings if "underdetermined" in w]
+        assert len(warning) == 1, (m, e.warnings)
+        assert "16 perturbation(s) were fitted for 21 parameters" in warning[0]
+        assert "At least 22 successful perturbations" in warning[0]
+        assert e.fit["r2"] is None and e.fit["r2w"] is None and e.fit["r2w_adj"] is None
+        assert e.fit["wmse"] is not None
+    determined = explain(prompt, "oracle:volcano", cfg.replace(n_perturbations=64), embedder=embedder,
+                         progress=False)["gsmile"]
+    assert not any("underdetermined" in w for w in determined.warnings)

@@ -247,6 +247,8 @@ def fit_stage(features: Features, perturbations: Perturbations, queried: QuerySt
     if included.sum() == 0:
         raise ModelError(f"Every call to {model!r} for the perturbed prompts failed; nothing to fit.")
     fit = fit_surrogate(masks[included], y[included], weights[included], spec.surrogate)
+    if fit.warning:  # underdetermined: few perturbations for many words (surrogates module docstring)
+        warnings.append(fit.warning)
     records = [
         PerturbationRecord(
             mask=[int(v) for v in masks[j]], prompt=perturbations.texts[j], response=queried.responses[j],

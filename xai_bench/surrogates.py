@@ -10,6 +10,17 @@ Kernels
 Surrogates (scikit-learn): "wlr" weighted least squares (eq. 6, LinearRegression with
 sample weights); "ridge" LIME's Ridge(alpha=1); "bayesian_ridge" Bay-LIME's BayesianRidge.
 All return the raw coefficients theta (attribution = -theta, see ``Explanation``).
+
+Underdetermined fits. A surrogate over d words has d + 1 parameters (the intercept
+included). With N <= d + 1 samples, least squares has no residual degrees of freedom: it
+interpolates the samples exactly (or, with N < d + 1, picks one of infinitely many exact
+solutions), whatever the model did. Our call: **fall back, do not refuse**. "wlr" is then
+fitted as ridge (alpha = 1, LIME's surrogate), which has a unique, shrunken solution;
+"ridge" and "bayesian_ridge" are regularised already and stay. In every case the fit's
+in-sample R², weighted R² and adjusted R² are undefined (None), and ``SurrogateFit.warning``
+says so and how many samples a determined fit needs (d + 2), so that the explanation
+carries it. Refusing would drop long prompts from a benchmark without a trace; a flagged,
+regularised estimate keeps them visible and honest.
 """
 
 from __future__ import annotations
@@ -20,7 +31,8 @@ import numpy as np
 
 from .metrics.fidelity import fidelity_stats
 
-__all__ = ["gaussian_kernel", "lime_kernel", "auto_sigma", "SurrogateFit", "fit_surrogate", "SURROGATES"]
+__all__ = ["gaussian_kernel", "lime_kernel", "auto_sigma", "SurrogateFit", "fit_surrogate", "SURROGATES",
+           "underdetermined_warning"]
 
 SURROGATES = ("wlr", "ridge", "bayesian_ridge")
 
@@ -52,13 +64,29 @@ class SurrogateFit:
     intercept: float
     predictions: np.ndarray  # in-sample h(z_j)
     fit: dict[str, float | None]  # fidelity statistics, in-sample
+    kind: str = "wlr"  # the surrogate actually fitted ("ridge" when "wlr" was underdetermined)
+    warning: str | None = None  # set when the fit is underdetermined (module docstring)
 
     def predict(self, masks: np.ndarray) -> np.ndarray:
         return np.asarray(masks, float) @ self.coefficients + self.intercept
 
 
+def underdetermined_warning(n_samples: int, n_features: int, requested: str, fitted: str) -> str:
+    """The warning an underdetermined fit carries: what happened and how many samples are needed."""
+    fallback = ("the weighted least-squares surrogate was replaced by ridge (alpha = 1)" if requested != fitted
+                else f"the {requested} surrogate is regularised, so its attributions are shrunken estimates")
+    return (f"The fit is underdetermined: {n_samples} perturbation(s) were fitted for {n_features + 1} parameters "
+            f"({n_features} words + intercept), so any surrogate can reproduce them exactly. At least "
+            f"{n_features + 2} successful perturbations are needed for a determined fit (J >= {n_features + 2}; "
+            f"several times more for a stable one). {fallback[0].upper() + fallback[1:]}, and fidelity R² "
+            "(plain, weighted, adjusted) is undefined.")
+
+
 def fit_surrogate(masks: np.ndarray, y: np.ndarray, weights: np.ndarray, kind: str = "wlr") -> SurrogateFit:
-    """Fit h(z) = theta_0 + theta . z to the shifts y with sample weights (see module docstring)."""
+    """Fit h(z) = theta_0 + theta . z to the shifts y with sample weights (see module docstring).
+
+    With N <= d + 1 samples the fit is underdetermined: "wlr" falls back to ridge, R² is
+    None and ``warning`` says so (module docstring)."""
     from sklearn.linear_model import BayesianRidge, LinearRegression, Ridge
 
     z = np.asarray(masks, float)
@@ -70,14 +98,18 @@ def fit_surrogate(masks: np.ndarray, y: np.ndarray, weights: np.ndarray, kind: s
         raise ValueError("output shifts and weights must be finite")
     if w.sum() <= 0:
         w = np.ones_like(w)
+    if kind not in SURROGATES:
+        raise ValueError(f"Unknown surrogate {kind!r}. Available: {', '.join(SURROGATES)}.")
+    requested = kind
+    underdetermined = z.shape[0] <= z.shape[1] + 1
+    if underdetermined and kind == "wlr":
+        kind = "ridge"
     if kind == "wlr":
         model = LinearRegression()
     elif kind == "ridge":
         model = Ridge(alpha=1.0)
-    elif kind == "bayesian_ridge":
-        model = BayesianRidge()
     else:
-        raise ValueError(f"Unknown surrogate {kind!r}. Available: {', '.join(SURROGATES)}.")
+        model = BayesianRidge()
     if np.ptp(y) == 0:  # constant target: every word is irrelevant; avoid degenerate solver paths
         coef = np.zeros(z.shape[1])
         intercept = float(y[0]) if y.size else 0.0
@@ -93,5 +125,6 @@ def fit_surrogate(masks: np.ndarray, y: np.ndarray, weights: np.ndarray, kind: s
         intercept = float(model.intercept_)
     coef = np.where(np.isfinite(coef), coef, 0.0)
     pred = z @ coef + intercept
+    warning = underdetermined_warning(z.shape[0], z.shape[1], requested, kind) if underdetermined else None
     return SurrogateFit(coefficients=coef, intercept=intercept, predictions=pred,
-                        fit=fidelity_stats(y, pred, w, n_features=z.shape[1]))
+                        fit=fidelity_stats(y, pred, w, n_features=z.shape[1]), kind=kind, warning=warning)
