@@ -126,3 +126,34 @@ def test_extreme_keep_prob_still_gives_n_unique_masks(d, keep_prob):
     assert pert.masks.shape == (min(300, 2**d - 1), d)
     assert len({m.tobytes() for m in pert.masks}) == pert.masks.shape[0]
     assert pert.masks.sum(axis=1).min() >= 1
+
+
+@PROPS
+@given(words=st.lists(WORD, min_size=1, max_size=9), n_train=N, n_held=N, seed=SEED)
+def test_excluded_masks_are_never_drawn(words, n_train, n_held, seed):
+    from xai_bench.perturbation import masks_left
+
+    f = prompt_features("", words=words)
+    d = len(words)
+    train = generate_perturbations(f, n=n_train, seed=seed).masks
+    exclude = np.vstack([train, np.ones((1, d), dtype=np.int8)])
+    left = masks_left(d, exclude)
+    assert left == 2**d - 1 - len({m.tobytes() for m in exclude.astype(np.int8)})
+    if left == 0:
+        with pytest.raises(ValueError, match="no mask is left"):
+            generate_perturbations(f, n=n_held, seed=seed + 1, exclude=exclude)
+        return
+    held = generate_perturbations(f, n=n_held, seed=seed + 1, exclude=exclude)
+    keys = {m.tobytes() for m in held.masks.astype(np.int8)}
+    assert len(keys) == len(held) == min(n_held, left)  # unique, capped at what is left
+    assert not keys & {m.tobytes() for m in exclude.astype(np.int8)}
+    assert held.masks.sum(axis=1).min() >= 1
+    assert all(t == f.render(m) for m, t in zip(held.masks, held.texts))
+
+
+def test_exclude_none_draws_exactly_what_it_drew_before():
+    f = prompt_features("What is the meaning of life ?")
+    for n in (8, 64, 200):  # sampled, near exhaustive, exhaustive
+        a = generate_perturbations(f, n=n, seed=4)
+        b = generate_perturbations(f, n=n, seed=4, exclude=np.zeros((0, f.n)))
+        np.testing.assert_array_equal(a.masks, b.masks)

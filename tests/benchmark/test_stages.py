@@ -60,3 +60,40 @@ def test_a_stage_before_its_input_says_what_to_run(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="Run the stages in order"):
         stages.perturb(tmp_path, "nope")
+
+
+def test_held_out_masks_are_never_training_masks_nor_the_original(tiny_run):
+    from xai_bench.benchmark import stages
+    from xai_bench.benchmark.rundir import read_json, stage_path
+
+    checked = 0
+    for shard_id in stages.shard_ids(tiny_run):
+        for ex in read_json(stage_path(tiny_run, "perturb", shard_id))["examples"]:
+            main = {tuple(m) for m in ex["sets"]["base|main"]["perturbations"]["masks"]}
+            held = [tuple(m) for m in ex["sets"]["base|heldout"]["perturbations"]["masks"]]
+            d = len(ex["sets"]["base|main"]["features"]["words"])
+            assert len(held) == 8 and len(set(held)) == 8, ex["id"]
+            assert not main & set(held), (ex["id"], sorted(main & set(held)))
+            assert (1,) * d not in held, ex["id"]
+            checked += 1
+    assert checked == 2
+
+
+def test_held_out_fidelity_is_not_available_when_training_uses_every_mask(tmp_path):
+    # paper/mol-01 has 6 words: 63 non-empty masks, all of them training masks at J = 64
+    from xai_bench.benchmark import BenchmarkConfig, run_benchmark
+
+    config = BenchmarkConfig.from_dict({
+        "name": "exhausted", "models": ["oracle:@rationale"],
+        "datasets": [{"name": "paper", "path": "data/prepared/paper.jsonl", "ids": ["paper/mol-01"]}],
+        "methods": ["gsmile"], "explain": {"n_perturbations": 64, "pvalue_permutations": 0},
+        "metrics": {"stability": False, "erasure": False, "fidelity_heldout": 8},
+        "random_baseline": False, "cache": "run", "heatmap_pngs": 0,
+    })
+    out = tmp_path / "run"
+    run_benchmark(config, out, progress=False)
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    gsmile = metrics["results"]["oracle:@rationale"]["paper"]["gsmile"]
+    assert "fidelity_r2w" in gsmile  # in-sample fidelity is still there
+    assert not [k for k in gsmile if "heldout" in k], sorted(gsmile)
+    assert any("paper/mol-01" in n and "held-out fidelity not available" in n for n in metrics["notes"])

@@ -32,7 +32,9 @@ from .rundir import finite_or_none, read_json, slug, stage_path, write_json, wri
 
 __all__ = ["aggregate", "REPORT_COLUMNS", "ID_COLUMNS"]
 
-ID_COLUMNS = ("model", "dataset", "method", "example_id", "n_words", "n_rationale")
+# every column of per_prompt.csv that is not a metric (``degenerate``: why the explanation
+# learned nothing, empty when it did learn something; see ``scoring``)
+ID_COLUMNS = ("model", "dataset", "method", "example_id", "n_words", "n_rationale", "degenerate")
 FAITHFULNESS_METRICS = ("att_acc", "att_f1", "att_auroc", "att_auprc")
 CONTROL_PREFIXES = ("oracle:", "oracle/", "control:", "control/")
 REPORT_COLUMNS = (
@@ -105,6 +107,24 @@ def _aggregate_groups(rows: list[dict[str, Any]], config: BenchmarkConfig) -> di
                     out[f"{name}{suffix}"] = int(v) if suffix == "_n" else v
         results.setdefault(model, {}).setdefault(dataset, {})[method] = out
     return results
+
+
+def _degenerate_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """One note per model x data set x method with degenerate explanations, counting them by reason."""
+    total: dict[tuple[str, str, str], int] = defaultdict(int)
+    reasons: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    prompts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for r in rows:
+        key = (r["model"], r["dataset"], r["method"])
+        prompts[key] += 1
+        if r.get("degenerate"):
+            total[key] += 1
+            for reason in str(r["degenerate"]).split("; "):
+                reasons[key][reason] += 1
+    return [f"{m} / {d} / {meth}: {total[(m, d, meth)]} of {prompts[(m, d, meth)]} prompt(s) with a degenerate "
+            f"explanation ({', '.join(f'{why}: {n}' for why, n in reasons[(m, d, meth)].items())}); it learned "
+            "nothing, so its fidelity R² is undefined and its top-k words are a seeded random pick."
+            for (m, d, meth) in total]
 
 
 def _task_accuracy(task: list[dict[str, Any]], config: BenchmarkConfig) -> dict[str, Any]:
@@ -260,6 +280,7 @@ def aggregate(run_dir: str | Path) -> Path:
         notes += fitted["notes"]
         explanations += [(fitted["model"], fitted["dataset"], e) for e in fitted["explanations"]]
     _write_csv(run_dir / "per_prompt.csv", rows, ID_COLUMNS)
+    notes += _degenerate_notes(rows)
     _write_csv(run_dir / "task_answers.csv", task, ("model", "dataset", "example_id", "label", "parsed", "correct"))
     results = _aggregate_groups(rows, config)
     task_acc = _task_accuracy(task, config)

@@ -16,12 +16,20 @@ surrogate (``explainer.fit_stage``) and measures, per prompt:
   that the numbers of different methods are comparable;
 - ``stability_jaccard`` (and ``stability_jaccard_<kind>``): Jaccard of the top-k sets before
   and after each minimal change (k = number of rationale words, else ``stability_k``);
+  every top-k (accuracy, erasure, stability) breaks ties in a random order seeded from the
+  run seed and the example id (``metrics._arrays``), so an explanation that learned nothing
+  scores chance, not a perfect Jaccard or the rationale's position;
 - ``consistency_std`` / ``consistency_var`` over R runs with different perturbation seeds;
 - ``seconds`` (model time + the distances the method needs + its surrogate) and
   ``llm_calls`` (unique prompts the explanation needs, cached or not, so it is reproducible).
 
 The random baseline ("random") gets i.i.d. N(0, 1) attributions per prompt (and per changed
 prompt and repeated run); it has no surrogate, so no fidelity, and needs no model call.
+
+Degenerate explanations are flagged per row (``degenerate``, empty when not): "constant
+output shift" when the output distance the method regresses on never changed over the
+fitted perturbations (every surrogate is then constant and its fidelity R² undefined), and
+"constant attributions" when every word got the same attribution. The report counts them.
 """
 
 from __future__ import annotations
@@ -122,8 +130,21 @@ def _heldout_fidelity(spec: VariantSpec, e: Explanation, held: PerturbationSet, 
         weights = lime_kernel(d_in, cfg.lime_kernel_width)
     masks = np.asarray(held.perts.masks, float)
     y_hat = masks @ -np.asarray(e.attributions, float) + e.intercept
-    stats = fidelity_stats(_targets(spec, held.dist)[ok], y_hat[ok], weights[ok], n_features=masks.shape[1])
+    # out of sample: no adjusted R² (its degrees-of-freedom correction is for the fitted data)
+    stats = fidelity_stats(_targets(spec, held.dist)[ok], y_hat[ok], weights[ok], n_features=masks.shape[1],
+                           in_sample=False)
     return {f"fidelity_{k}_heldout": v for k, v in stats.items() if v is not None}
+
+
+def _degenerate(e: Explanation) -> str | None:
+    """Why an explanation learned nothing ("constant output shift", "constant attributions"), or None."""
+    reasons = []
+    shifts = [r.owmd for r in e.perturbations if r.included]
+    if shifts and np.ptp(shifts) == 0:
+        reasons.append("constant output shift")
+    if np.ptp(np.asarray(e.attributions, float)) == 0:
+        reasons.append("constant attributions")
+    return "; ".join(reasons) or None
 
 
 def _random_explanation(features: Features, seed: int, model: str,
@@ -149,7 +170,7 @@ def _method_seconds(spec: VariantSpec | None, q: QueryStage, dist: DistanceStage
 
 
 def _erasure(explanations: dict[str, Explanation], main: PerturbationSet, model: str, cfg: ExplainConfig,
-             cache: Any, embedder: Any, notes: list[str], where: str) -> dict[str, dict[str, float]]:
+             cache: Any, embedder: Any, notes: list[str], where: str, ties: int) -> dict[str, dict[str, float]]:
     """ERASER comprehensiveness and sufficiency of every method, in one query batch."""
     features = main.features
     if features.n < 2:
@@ -157,7 +178,7 @@ def _erasure(explanations: dict[str, Explanation], main: PerturbationSet, model:
     plan: list[tuple[str, int]] = []  # (method, number of bins)
     masks: list[np.ndarray] = []
     for m, e in explanations.items():
-        em = erasure_masks(e.attributions)
+        em = erasure_masks(e.attributions, tie_seed=ties)
         plan.append((m, len(em)))
         for b in em:
             masks.extend([b.remove_topk, b.keep_topk])
@@ -227,21 +248,26 @@ def score_example(
                                                       model, main.query.original_response)
             spec_of[RANDOM_METHOD] = None
         metrics: dict[str, dict[str, float]] = {k: {} for k in exps}
+        ties = derive_seed(seed, "ties", example.id)  # the tie order of every top-k of this prompt
+        held = sets.get(f"{label or 'base'}|heldout")
+        if config.metrics.fidelity_heldout and held is None:
+            d = main.features.n
+            notes.append(f"{where}: held-out fidelity not available: the {d} word(s) allow {2 ** d - 1} non-empty "
+                         "masks, and the training masks and the original prompt leave fewer than 2 of them.")
         for k, e in exps.items():
             spec = spec_of[k]
             m = metrics[k]
             if rationale is not None:
-                m.update(attribution_accuracy(e.attributions, rationale))
+                m.update(attribution_accuracy(e.attributions, rationale, tie_seed=ties))
             if spec is not None:
                 m.update({f"fidelity_{f}": e.fit[f] for f in _FIDELITY_KEYS if e.fit.get(f) is not None})
-                held = sets.get(f"{label or 'base'}|heldout")
                 if held is not None and held.query is not None and held.dist is not None:
                     m.update(_heldout_fidelity(spec, e, held, cfg))
             m["seconds"] = _method_seconds(spec, main.query, main.dist, e)
             unique = {main.features.text, *main.perts.texts}
             m["llm_calls"] = float(len(unique)) if spec is not None else 0.0
         if config.metrics.erasure:  # its model calls are a cost of the metric, not of the method
-            for k, v in _erasure(exps, main, model, cfg, cache, embedder, notes, where).items():
+            for k, v in _erasure(exps, main, model, cfg, cache, embedder, notes, where, ties).items():
                 metrics[k].update(v)
         if config.metrics.stability:
             k_top = _stability_k(config, rationale)
@@ -259,7 +285,8 @@ def score_example(
                     else:
                         e2 = fit_method(spec, changed, model, cfg)
                     metrics[k][f"stability_jaccard_{kind}"] = topk_jaccard(
-                        e.tokens, e.attributions, e2.tokens, e2.attributions, k_top, alignment=changed.position_map)
+                        e.tokens, e.attributions, e2.tokens, e2.attributions, k_top, alignment=changed.position_map,
+                        tie_seed=ties, tie_seed_b=derive_seed(seed, "ties", example.id, kind))
             for k in exps:
                 vals = [metrics[k][f"stability_jaccard_{kind}"] for kind in config.metrics.stability_changes
                         if f"stability_jaccard_{kind}" in metrics[k]]
@@ -282,7 +309,8 @@ def score_example(
         for k, e in exps.items():
             row: dict[str, Any] = {"model": model_spec, "dataset": dataset, "method": k,
                                    "example_id": example.id, "n_words": main.features.n,
-                                   "n_rationale": None if rationale is None else int(sum(rationale))}
+                                   "n_rationale": None if rationale is None else int(sum(rationale)),
+                                   "degenerate": _degenerate(e)}
             row.update({name: (None if not math.isfinite(v) else float(v)) for name, v in metrics[k].items()})
             rows.append(row)
             if s_index == 0:

@@ -21,7 +21,8 @@ configuration or other data is refused.
 
 Within a shard, every prompt gets several perturbation sets per setting (one setting per
 sweep value): ``main`` (the explanation), ``heldout`` (fresh perturbations for held-out
-fidelity), ``cons1``..``cons{R-1}`` (repeated runs for consistency; run 0 is ``main``) and
+fidelity, disjoint from ``main``'s masks and from the original prompt; absent when the
+mask space is used up), ``cons1``..``cons{R-1}`` (repeated runs for consistency; run 0 is ``main``) and
 ``stab:<kind>`` (the minimally changed prompt, for stability). Every model call goes
 through ``explainer.query_stage`` and the response cache.
 """
@@ -43,7 +44,7 @@ from ..errors import ModelError, XaiBenchError
 from ..explainer import DistanceStage, QueryStage, distance_stage, query_stage
 from ..features import Features, prompt_features
 from ..metrics.stability import minimal_changes
-from ..perturbation import Perturbations, generate_perturbations
+from ..perturbation import Perturbations, generate_perturbations, masks_left
 from .answers import parse_answer
 from .config import ORACLE_RATIONALE, REPO_ROOT, BenchmarkConfig
 from .report import aggregate
@@ -263,13 +264,18 @@ def perturb(run_dir: str | Path, shard_id: str) -> Path:
         for label, cfg in config.settings():
             lab = _settings_label(label)
 
-            def add(key: str, f: Features, n: int, seed: int, **extra: Any) -> None:
-                p = generate_perturbations(f, n=n, keep_prob=cfg.keep_prob, seed=seed)
+            def add(key: str, f: Features, n: int, seed: int, exclude: Any = None, **extra: Any) -> Perturbations:
+                p = generate_perturbations(f, n=n, keep_prob=cfg.keep_prob, seed=seed, exclude=exclude)
                 sets[f"{lab}|{key}"] = {"features": _features_dict(f), "perturbations": _perts_dict(p), **extra}
+                return p
 
-            add("main", feats, cfg.n_perturbations, cfg.seed)
+            main = add("main", feats, cfg.n_perturbations, cfg.seed)
             if opts.fidelity_heldout:
-                add("heldout", feats, opts.fidelity_heldout, derive_seed(cfg.seed, "heldout"))
+                # held out = never trained on: no training mask and not the original (all-ones) prompt;
+                # when fewer than 2 masks are left the set is not drawn and fit notes it as not available
+                seen = np.vstack([main.masks, np.ones((1, feats.n), dtype=np.int8)])
+                if masks_left(feats.n, seen) >= 2:
+                    add("heldout", feats, opts.fidelity_heldout, derive_seed(cfg.seed, "heldout"), exclude=seen)
             for r in range(1, opts.consistency_runs):
                 add(f"cons{r}", feats, cfg.n_perturbations, derive_seed(cfg.seed, "consistency", r))
             if opts.stability:
