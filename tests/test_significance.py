@@ -118,7 +118,22 @@ def test_tail_approximation_only_without_exceedances():
     r = permutation_pvalue(x, y, n_permutations=10_000, seed=0, exact_budget=100)
     assert r.tail_approximation and r.stopped_early
     assert r.n_permutations == 100
-    assert 1 / 10_001 <= r.p_value < 0.01
+    assert 1 / 101 <= r.p_value < 0.01
+
+
+@pytest.mark.parametrize("budget", [20, 100, 300])
+def test_tail_p_value_is_never_below_what_the_drawn_permutations_support(budget):
+    # B permutations without an exceedance support p >= 1/(B + 1), however many were requested
+    # and however far out the normal tail puts the statistic.
+    rng = np.random.default_rng(budget)
+    x, y = _cloud(rng, 20, 16), _cloud(rng, 20, 16, shift=8.0)
+    r = permutation_pvalue(x, y, n_permutations=100_000, seed=3, exact_budget=budget)
+    assert r.tail_approximation and r.n_permutations == budget
+    assert r.p_value >= 1 / (budget + 1)
+    # the statistic is far in the tail: the bound, not the extrapolated normal tail, is what is reported
+    assert r.p_value == pytest.approx(1 / (budget + 1))
+    exact = permutation_pvalue(x, y, n_permutations=budget, seed=3, exact_budget=None, stop_after=None)
+    assert exact.p_value == pytest.approx(r.p_value)  # the same as drawing the B permutations exactly
 
 
 def test_seeded_results_are_reproducible():

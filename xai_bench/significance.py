@@ -19,13 +19,17 @@ for 64 perturbations x 10,000 permutations. Four devices keep it to seconds:
 2. sequential stopping (Besag & Clifford 1991): drawing stops once ``stop_after``
    exceedances have been seen, with p = h / L. This only stops early for clearly
    non-significant shifts (p >= stop_after / N).
-3. tail approximation (the one approximation): when the first ``exact_budget`` permutations
-   give no exceedance at all (so the exact Monte Carlo p-value would be below about
-   1 / exact_budget, far under any usual alpha), the remaining permutations are not
-   drawn; p is the normal tail of the observed statistic under the permutation sample
-   (moment-matched), floored at 1 / (N + 1), the smallest value N permutations can give.
-   ``exact_budget=None`` disables it. Any exceedance in the budget means the shift is near
-   the significance threshold, and then all N permutations are drawn exactly.
+3. tail approximation (the one approximation): when the first ``exact_budget`` = B
+   permutations give no exceedance at all, the remaining permutations are not drawn; p is
+   the normal tail of the observed statistic under the permutation sample (moment-matched),
+   floored at 1 / (B + 1): the smallest p-value B permutations can support. (It used to be
+   floored at 1 / (N + 1), N the permutations requested, claiming a precision the N - B
+   permutations never drawn could not give; the normal tail of a statistic far out in
+   the tail of B draws is an extrapolation, not evidence.) So with B = 100 no p-value is
+   below 1/101 ~ 0.0099: enough for alpha = 0.05 or 0.01 per test, not for a multiple-
+   testing threshold below it; use ``exact_budget=None`` (all N drawn) for those.
+   Any exceedance in the budget means the shift is near the significance threshold, and
+   then all N permutations are drawn exactly.
 4. identical responses share one computation, and an output identical to the original has
    W = 0 and p = 1 by definition.
 ``benchmarks/bench_explain.py`` measures the time and the agreement with a plain exact loop.
@@ -189,7 +193,7 @@ def permutation_pvalue(
         null = np.concatenate(null_costs)
         sd = float(null.std(ddof=1))
         z = (obs_cost - float(null.mean())) / sd if sd > 0 else np.inf
-        p_value = max(float(norm.sf(z)), 1.0 / (n_permutations + 1))
+        p_value = max(float(norm.sf(z)), 1.0 / (done + 1))  # no smaller than the drawn permutations support
     else:
         p_value = exceed / done if stopped else (1 + exceed) / (1 + done)
     return PermutationResult(statistic=statistic, p_value=float(min(p_value, 1.0)), n_permutations=done,
