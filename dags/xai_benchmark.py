@@ -11,9 +11,12 @@ MLflow -> drift gate -> audit record -> enforce the gate.
 Intermediate results are files in a run folder (XCom carries paths and shard ids only);
 every task is idempotent. Runs weekly and whenever the prepared data set changes
 (the ``xai_data`` asset, emitted by the ``xai_data_watch`` DAG after a new DVC version).
-Params: ``config`` (benchmark YAML), ``out_root``, ``baseline`` (metrics.json or
-``mlflow:<run_id>``), ``thresholds``, ``fail_on_regression``, ``llm_conn_id`` (an Airflow
-Connection whose password/host become litellm's api_key/api_base for hosted models).
+Params: ``config`` (benchmark YAML), ``out_root``, ``baseline`` (a run folder, or its
+metrics.json with per_prompt.csv beside it, or ``mlflow:<run_id>``), ``thresholds``,
+``fail_on_regression`` (only the gate verdict "fail" fails the run; "insufficient", too few
+prompts to decide, is recorded in gate.json, the audit record and the MLflow tags),
+``llm_conn_id`` (an Airflow Connection whose password/host become litellm's
+api_key/api_base for hosted models).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def _run_dir(params: dict, run_id: str) -> str:
         "config": Param(f"{PROJECT}/configs/dag-default.yaml", type="string", description="Benchmark YAML"),
         "out_root": Param(f"{PROJECT}/runs", type="string", description="Run folders are created here"),
         "baseline": Param(f"{PROJECT}/configs/baseline/metrics.json", type=["null", "string"],
-                          description="metrics.json or mlflow:<run_id> to gate against"),
+                          description="run folder, metrics.json (per_prompt.csv beside it) or mlflow:<run_id> to gate against"),
         "thresholds": Param(f"{PROJECT}/configs/gate-thresholds.yaml", type=["null", "string"]),
         "fail_on_regression": Param(True, type="boolean"),
         "llm_conn_id": Param(None, type=["null", "string"],
@@ -135,6 +138,7 @@ def xai_benchmark():
 
     @task
     def enforce_gate(gate: dict, audit_hash: str, params=None) -> str:
+        """Fail the DAG run on the verdict "fail" only; "insufficient" and "no-baseline" are recorded, not failures."""
         if params["fail_on_regression"] and gate.get("verdict") == "fail":
             from airflow.sdk.exceptions import AirflowFailException
 

@@ -54,15 +54,20 @@ def record_mlflow(results_dir: str | Path, *, tracking_uri: str | None = None) -
 
 
 def run_gate(results_dir: str | Path, baseline: str | None, thresholds: str | None = None) -> dict[str, Any]:
-    """Compare metrics.json with a baseline; writes gate.json. No baseline -> verdict "no-baseline"."""
-    from .gate import compare, load_metrics, load_thresholds
+    """Compare the run with a baseline prompt by prompt (``xai_bench.gate``); writes gate.json.
+
+    ``baseline``: a run folder, its metrics.json (per_prompt.csv beside it) or ``mlflow:<run_id>``.
+    Verdict "pass", "fail", "insufficient" (too few prompts to decide: recorded, not a failure
+    of the run; only "fail" is), or "no-baseline" when none is given or the path does not exist.
+    """
+    from .gate import compare, is_mlflow_source, load_run, load_thresholds
 
     results_dir = Path(results_dir)
-    if not baseline or not (str(baseline).startswith(("mlflow:", "runs:/")) or Path(baseline).is_file()):
+    if not baseline or not (is_mlflow_source(str(baseline)) or Path(baseline).exists()):
         verdict = {"verdict": "no-baseline", "baseline": baseline, "passed": True}
     else:
-        report = compare(load_metrics(baseline), load_metrics(results_dir / "metrics.json"), load_thresholds(thresholds))
-        verdict = {"verdict": "pass" if report.passed else "fail", "baseline": str(baseline), "passed": report.passed,
+        report = compare(load_run(baseline), load_run(results_dir), load_thresholds(thresholds))
+        verdict = {"verdict": report.verdict, "baseline": str(baseline), "passed": report.passed,
                    "report": report.to_dict()}
     (results_dir / "gate.json").write_text(json.dumps(verdict, indent=1, default=str) + "\n", encoding="utf-8")
     return verdict

@@ -46,11 +46,12 @@ def test_metrics_json_has_every_required_key_as_a_number(smoke_run):
 
 
 def test_metrics_json_passes_the_gate_reader(smoke_run):
-    from xai_bench.gate import compare, load_metrics
+    from xai_bench.gate import compare, load_run
 
     run_dir, _, _ = smoke_run
-    doc = load_metrics(run_dir / "metrics.json")
-    assert compare(doc, doc).passed
+    run = load_run(run_dir / "metrics.json")  # with the per_prompt.csv beside it
+    assert compare(run, run, min_prompts=4).passed  # 4 prompts per cell; the default 5 says "insufficient"
+    assert compare(run, run).verdict == "insufficient"
 
 
 def test_run_folder_has_table_report_and_heatmaps(smoke_run):

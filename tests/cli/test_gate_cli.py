@@ -1,14 +1,15 @@
-"""``xai-bench gate``: exit codes 0 / 1 / 2, the printed table and the verdict JSON."""
+"""``xai-bench gate``: exit codes 0 / 1 / 2 / 3, --allow-insufficient, the table and the verdict JSON."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
 
+from tests.test_gate import DS, G, M, base_cells, prompts, with_values, write_run
 from xai_bench.cli import main
-from tests.test_gate import M, metrics_doc, with_value
 
 
 @pytest.fixture
@@ -16,72 +17,125 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def write(path, doc) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
-    return str(path)
-
-
 def gate(runner, *args):
     return runner.invoke(main, ["gate", *args], catch_exceptions=False)
 
 
-def test_equal_files_exit_0_and_write_gate_json_next_to_current(runner, tmp_path):
-    base = write(tmp_path / "base" / "metrics.json", metrics_doc())
-    cur = write(tmp_path / "cur" / "metrics.json", metrics_doc())
-    result = gate(runner, "--baseline", base, "--current", cur)
+def test_identical_runs_exit_0_and_write_gate_json_in_the_current_folder(runner, tmp_path):
+    base = write_run(tmp_path / "base", base_cells())
+    cur = write_run(tmp_path / "cur", base_cells())
+    result = gate(runner, "--baseline", str(base), "--current", str(cur))  # folders
     assert result.exit_code == 0, result.output
     assert "gate PASSED" in result.output
-    assert "att_auroc" in result.output and "pass" in result.output
+    assert "att_auroc" in result.output and "[+0, +0]" in result.output
     verdict = json.loads((tmp_path / "cur" / "gate.json").read_text())
-    assert verdict["passed"] is True and verdict["counts"]["fail"] == 0
+    assert verdict["verdict"] == "pass" and verdict["exit_code"] == 0 and verdict["counts"]["fail"] == 0
+    auroc = next(r for r in verdict["rows"] if r["metric"] == "att_auroc" and r["method"] == "gsmile")
+    assert (auroc["n_pairs"], auroc["mean_worse"], auroc["ci_low"], auroc["tolerance"]) == (8, 0, 0, 0.05)
 
 
-def test_auroc_drop_beyond_threshold_exits_1(runner, tmp_path):
-    base = write(tmp_path / "base.json", metrics_doc())
-    cur = write(tmp_path / "cur.json", with_value(metrics_doc(), M, "gsmile", "att_auroc", 0.80))
+def test_metrics_json_paths_work_and_gate_json_goes_beside_them(runner, tmp_path):
+    base = write_run(tmp_path / "base", base_cells())
+    cur = write_run(tmp_path / "cur", base_cells())
+    result = gate(runner, "-b", str(base / "metrics.json"), "-c", str(cur / "metrics.json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((cur / "gate.json").read_text())["verdict"] == "pass"
+
+
+def test_regression_on_enough_prompts_exits_1(runner, tmp_path):
+    cells = base_cells(n=10)
+    base = write_run(tmp_path / "base", cells)
+    cur = write_run(tmp_path / "cur", with_values(cells, G, "att_auroc", lambda v: v - 0.2))
     out = tmp_path / "verdict" / "v.json"
-    result = gate(runner, "-b", base, "-c", cur, "--out", str(out))
+    result = gate(runner, "-b", str(base), "-c", str(cur), "--out", str(out))
     assert result.exit_code == 1, result.output
-    assert "gate FAILED" in result.output and "fail" in result.output
+    assert "gate FAILED" in result.output and "lies entirely beyond the tolerance" in result.output
     verdict = json.loads(out.read_text())
+    assert verdict["verdict"] == "fail" and verdict["exit_code"] == 1
     (failed,) = [r for r in verdict["rows"] if r["verdict"] == "fail"]
     assert (failed["model"], failed["method"], failed["metric"]) == (M, "gsmile", "att_auroc")
-    assert failed["baseline"] == 0.91 and failed["current"] == 0.80
+    assert failed["mean_worse"] == pytest.approx(0.2) and failed["ci_low"] == pytest.approx(0.2)
 
 
-def test_auroc_drop_within_threshold_exits_0(runner, tmp_path):
-    base = write(tmp_path / "base.json", metrics_doc())
-    cur = write(tmp_path / "cur.json", with_value(metrics_doc(), M, "gsmile", "att_auroc", 0.88))
-    assert gate(runner, "-b", base, "-c", cur).exit_code == 0
+def test_two_prompt_noise_exits_3_unless_allowed(runner, tmp_path):
+    base_cells_ = {G: prompts(2, stability_jaccard=1.0, llm_calls=17.0)}
+    base = write_run(tmp_path / "base", base_cells_)
+    cur = write_run(tmp_path / "cur", with_values(base_cells_, G, "stability_jaccard", [1.0, 0.67]))
+    result = gate(runner, "-b", str(base), "-c", str(cur))
+    assert result.exit_code == 3, result.output
+    assert "gate INSUFFICIENT" in result.output and "--allow-insufficient" in result.output
+    assert "fewer than min_prompts 5" in result.output
+    assert json.loads((cur / "gate.json").read_text())["verdict"] == "insufficient"
+
+    allowed = gate(runner, "-b", str(base), "-c", str(cur), "--allow-insufficient")
+    assert allowed.exit_code == 0, allowed.output
+    assert "gate INSUFFICIENT" in allowed.output
+    verdict = json.loads((cur / "gate.json").read_text())
+    assert (verdict["verdict"], verdict["exit_code"], verdict["allow_insufficient"]) == ("insufficient", 0, True)
 
 
-def test_lower_is_better_regression_exits_1(runner, tmp_path):
-    base = write(tmp_path / "base.json", metrics_doc())
-    cur = write(tmp_path / "cur.json", with_value(metrics_doc(), M, "lime", "fidelity_wmse", 0.05))
-    assert gate(runner, "-b", base, "-c", cur).exit_code == 1
-    better = write(tmp_path / "better.json", with_value(metrics_doc(), M, "lime", "fidelity_wmse", 0.001))
-    assert gate(runner, "-b", base, "-c", better).exit_code == 0
+def test_allow_insufficient_does_not_hide_a_failure(runner, tmp_path):
+    cells = {G: prompts(2, att_auroc=0.9), ("m2", DS, "gsmile"): prompts(6, att_auroc=0.9)}
+    base = write_run(tmp_path / "base", cells)
+    cur = write_run(tmp_path / "cur", with_values(cells, ("m2", DS, "gsmile"), "att_auroc", 0.5))
+    assert gate(runner, "-b", str(base), "-c", str(cur), "--allow-insufficient").exit_code == 1
 
 
-def test_missing_metric_exits_1(runner, tmp_path):
-    base = write(tmp_path / "base.json", metrics_doc())
-    doc = metrics_doc()
-    del doc["results"]["oracle:meaning,life"]
-    cur = write(tmp_path / "cur.json", doc)
-    result = gate(runner, "-b", base, "-c", cur)
+@pytest.mark.parametrize("broken", [None, math.nan])
+def test_null_or_nan_baseline_value_exits_1(runner, tmp_path, broken):
+    cells = base_cells()
+    base = write_run(tmp_path / "base", cells, aggregate={(M, DS, "gsmile", "att_f1"): broken})
+    assert ("null" if broken is None else "NaN") in (base / "metrics.json").read_text()
+    cur = write_run(tmp_path / "cur", with_values(cells, G, "att_f1", 0.3))
+    result = gate(runner, "-b", str(base), "-c", str(cur))
+    assert result.exit_code == 1, result.output
+    assert "baseline metrics.json value is" in result.output
+    rows = json.loads((cur / "gate.json").read_text())["rows"]
+    (failed,) = [r for r in rows if r["verdict"] == "fail"]
+    assert (failed["model"], failed["metric"], failed["baseline"]) == (M, "att_f1", None)
+
+
+def test_seconds_alone_never_fails(runner, tmp_path):
+    cells = base_cells()
+    base = write_run(tmp_path / "base", cells)
+    cur = write_run(tmp_path / "cur", with_values(cells, G, "seconds", lambda v: v * 5))
+    result = gate(runner, "-b", str(base), "-c", str(cur))
+    assert result.exit_code == 0, result.output
+    rows = json.loads((cur / "gate.json").read_text())["rows"]
+    seconds = next(r for r in rows if r["metric"] == "seconds" and r["method"] == "gsmile")
+    assert seconds["verdict"] == "info" and seconds["ci_low"] > 0
+
+
+def test_missing_prompt_exits_1(runner, tmp_path):
+    cells = base_cells()
+    base = write_run(tmp_path / "base", cells)
+    del cells[G]["p03"]
+    cur = write_run(tmp_path / "cur", cells)
+    result = gate(runner, "-b", str(base), "-c", str(cur))
     assert result.exit_code == 1
-    assert "missing" in result.output
+    assert "missing" in result.output and "p03" in result.output
 
 
 def test_per_model_override_from_thresholds_file(runner, tmp_path):
-    base = write(tmp_path / "base.json", metrics_doc())
-    cur = write(tmp_path / "cur.json", with_value(metrics_doc(), M, "gsmile", "att_auroc", 0.83))
+    cells = base_cells(n=10)
+    base = write_run(tmp_path / "base", cells)
+    cur = write_run(tmp_path / "cur", with_values(cells, G, "att_auroc", lambda v: v - 0.08))
     loose = tmp_path / "t.yaml"
     loose.write_text('defaults:\n  att_auroc: {max_abs_drop: 0.05}\n'
                      'overrides:\n  - model: "local/*"\n    metrics:\n      att_auroc: {max_abs_drop: 0.1}\n')
-    assert gate(runner, "-b", base, "-c", cur).exit_code == 1
-    assert gate(runner, "-b", base, "-c", cur, "--thresholds", str(loose)).exit_code == 0
+    assert gate(runner, "-b", str(base), "-c", str(cur)).exit_code == 1
+    assert gate(runner, "-b", str(base), "-c", str(cur), "--thresholds", str(loose)).exit_code == 0
+
+
+def test_missing_per_prompt_csv_exits_2_saying_where_and_how(runner, tmp_path):
+    base = write_run(tmp_path / "baseline", base_cells())
+    cur = write_run(tmp_path / "cur", base_cells())
+    (base / "per_prompt.csv").unlink()
+    result = gate(runner, "-b", str(base / "metrics.json"), "-c", str(cur))
+    assert result.exit_code == 2, result.output
+    message = result.output.strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert str(base / "per_prompt.csv") in message and "xai-bench run --config CONFIG --out DIR" in message
 
 
 @pytest.mark.parametrize(
@@ -91,18 +145,21 @@ def test_per_model_override_from_thresholds_file(runner, tmp_path):
         ("current", None, "file not found"),
         ("baseline", "{truncated", "invalid JSON"),
         ("current", '{"schema_version": 1, "results": []}', "'results'"),
+        ("per_prompt", "model,dataset,method,example_id,att_auroc\nm,d,x,p1,high\n", "expected a number"),
         ("thresholds", "defaults: {att_auroc: {max_abs_drop: -1}}", "must be >= 0"),
+        ("thresholds", "min_prompts: 1", "'min_prompts' must be an integer >= 2"),
         ("thresholds", None, "thresholds file not found"),
     ],
 )
 def test_unusable_input_exits_2_with_one_line(runner, tmp_path, which, content, fragment):
-    paths = {"baseline": tmp_path / "base.json", "current": tmp_path / "cur.json", "thresholds": tmp_path / "t.yaml"}
-    write(paths["baseline"], metrics_doc())
-    write(paths["current"], metrics_doc())
+    base = write_run(tmp_path / "base", base_cells())
+    cur = write_run(tmp_path / "cur", base_cells())
+    paths = {"baseline": base / "metrics.json", "current": cur / "metrics.json", "thresholds": tmp_path / "t.yaml",
+             "per_prompt": cur / "per_prompt.csv"}
     if content is None:
         paths[which].unlink(missing_ok=True)
     else:
-        write(paths[which], content)
+        paths[which].write_text(content)
     args = ["-b", str(paths["baseline"]), "-c", str(paths["current"])]
     if which == "thresholds":
         args += ["--thresholds", str(paths["thresholds"])]
@@ -114,7 +171,8 @@ def test_unusable_input_exits_2_with_one_line(runner, tmp_path, which, content, 
     assert "Traceback" not in message
 
 
-def test_help_shows_an_example(runner):
+def test_help_shows_exit_codes_and_an_example(runner):
     result = runner.invoke(main, ["gate", "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output and "xai-bench gate --baseline" in result.output
+    assert "--allow-insufficient" in result.output and "3  insufficient" in result.output

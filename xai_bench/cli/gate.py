@@ -1,4 +1,4 @@
-"""``xai-bench gate``: fail CI when a run's metrics regress against a baseline."""
+"""``xai-bench gate``: fail CI when a run's metrics regress against a baseline, prompt by prompt."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ from pathlib import Path
 
 import click
 
-from ..gate import GateInputError, GateReport, compare, load_metrics, load_thresholds
+from ..gate import EXIT_CODES, GateInputError, GateReport, GateRow, compare, is_mlflow_source, load_run, load_thresholds
 
 __all__ = ["gate"]
 
-_STYLE = {"pass": "green", "fail": "bold red", "missing": "bold red", "new": "cyan"}
+_STYLE = {"pass": "green", "fail": "bold red", "missing": "bold red", "insufficient": "yellow", "new": "cyan",
+          "info": "dim"}
 
 
 class _InputError(click.ClickException):
     """Unusable input: one line on stderr, exit code 2."""
 
-    exit_code = 2
+    exit_code = EXIT_CODES["input"]
 
 
 def _fmt(v: float | None) -> str:
@@ -30,75 +31,108 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4g}"
 
 
+def _interval(r: GateRow) -> str:
+    if r.ci_low is None or r.ci_high is None:
+        return "-"
+    return f"[{r.ci_low:+.3g}, {r.ci_high:+.3g}]"
+
+
 def _print_table(report: GateReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"drift gate: {report.current_source} vs {report.baseline_source}", title_justify="left")
+    table = Table(title=f"drift gate: {report.current_source} vs {report.baseline_source} (paired by prompt; "
+                        f"worse > 0; {report.confidence:.0%} t-interval; min_prompts {report.min_prompts})",
+                  title_justify="left")
     for col in ("model", "dataset", "method", "metric"):
         table.add_column(col, overflow="fold")
-    for col in ("baseline", "current", "delta"):
+    for col in ("baseline", "current", "n", "worse by", "interval", "tolerance"):
         table.add_column(col, justify="right")
     table.add_column("rule", overflow="fold")
     table.add_column("verdict")
     for r in report.rows:
-        delta = "-" if r.delta is None else f"{r.delta:+.4g}"
-        verdict = f"[{_STYLE[r.verdict]}]{r.verdict}[/]"
-        table.add_row(r.model, r.dataset, r.method, r.metric, _fmt(r.baseline), _fmt(r.current), delta, r.rule, verdict)
+        n = str(r.n_pairs) + (f" (+{r.n_excluded} undef.)" if r.n_excluded else "")
+        table.add_row(r.model, r.dataset, r.method, r.metric, _fmt(r.baseline), _fmt(r.current), n,
+                      "-" if r.mean_worse is None else f"{r.mean_worse:+.4g}", _interval(r), _fmt(r.tolerance),
+                      r.rule, f"[{_STYLE[r.verdict]}]{r.verdict}[/]")
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=160)  # CI logs: a wide table reads better than a folded one
+        console = Console(width=180)  # CI logs: a wide table reads better than a folded one
     console.print(table, markup=True)
-    for r in report.failures:
-        console.print(f"[red]{r.verdict}[/]: {r.model} / {r.dataset} / {r.method} / {r.metric}: {r.reason}",
-                      markup=True, highlight=False)
+    for r in report.failures + report.insufficient:
+        console.print(f"[{_STYLE[r.verdict]}]{r.verdict}[/]: {r.model} / {r.dataset} / {r.method} / {r.metric}: "
+                      f"{r.reason}", markup=True, highlight=False)
 
 
 @click.command("gate")
 @click.option("--baseline", "-b", required=True, metavar="BASE",
-              help="Baseline metrics.json, or an MLflow run as mlflow:<run_id> or runs:/<run_id>.")
+              help="Baseline run: its folder, its metrics.json (per_prompt.csv must be beside it), or an MLflow "
+                   "run as mlflow:<run_id> or runs:/<run_id>.")
 @click.option("--current", "-c", required=True, metavar="CUR",
-              help="metrics.json of the run under test (a path or an MLflow run id, as for --baseline).")
+              help="The run under test, given as for --baseline.")
 @click.option("--thresholds", "-t", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Thresholds YAML (default: the built-in rules, also in configs/gate-thresholds.yaml).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the verdict JSON (default: gate.json next to CUR, or in the working "
+              help="Where to write the verdict JSON (default: gate.json in CUR's run folder, or in the working "
                    "directory when CUR is an MLflow run).")
-def gate(baseline: str, current: str, thresholds: Path | None, out: Path | None) -> None:
-    """Compare CUR's metrics with BASE's and fail when any regressed beyond its threshold.
+@click.option("--allow-insufficient", is_flag=True, default=False,
+              help="Exit 0 instead of 3 when nothing failed but some metric had too few prompts to decide "
+                   "(the verdict 'insufficient' is still printed and written).")
+def gate(baseline: str, current: str, thresholds: Path | None, out: Path | None, allow_insufficient: bool) -> None:
+    """Compare CUR with BASE prompt by prompt and fail when a metric regressed beyond doubt.
 
-    Prints every compared metric with its verdict (pass, fail, missing, new) and writes
-    the same as JSON. Exit code 0 when every threshold holds, 1 when any metric regressed
-    or disappeared, 2 when an input is missing or malformed.
+    Pairs the rows of both runs' per_prompt.csv by model, dataset, method and prompt; per
+    metric with a rule, a metric fails only when the whole confidence interval of the mean
+    paired worsening lies beyond its tolerance. Prints every row with its verdict (pass,
+    fail, insufficient, missing, new, info) and writes the same as JSON.
+
+    \b
+    Exit codes:
+      0  pass
+      1  a metric regressed, became undefined, or a prompt/metric disappeared
+      2  unusable input (missing or invalid metrics.json, per_prompt.csv or thresholds)
+      3  insufficient: nothing failed, but a gated metric had fewer than min_prompts pairs
+         (0 with --allow-insufficient)
 
     \b
     Example:
-      xai-bench gate --baseline benchmarks/baseline/metrics.json \\
-                     --current out/run/metrics.json --thresholds configs/gate-thresholds.yaml
+      xai-bench gate --baseline configs/baseline --current runs/ci/metrics.json \\
+                     --thresholds configs/gate-thresholds.yaml
     """
     try:
-        base_doc = load_metrics(baseline)
-        cur_doc = load_metrics(current)
+        base_run = load_run(baseline)
+        cur_run = load_run(current)
         rules = load_thresholds(thresholds)
     except GateInputError as e:
         raise _InputError(str(e)) from e
-    report = compare(base_doc, cur_doc, rules, baseline_source=baseline, current_source=current)
+    report = compare(base_run, cur_run, rules)
+    code = report.exit_code(allow_insufficient=allow_insufficient)
 
     if out is None:
-        cur_path = Path(current)
-        is_file = not current.startswith(("mlflow:", "runs:/"))
-        out = cur_path.parent / "gate.json" if is_file else Path("gate.json")
+        if is_mlflow_source(current):
+            out = Path("gate.json")
+        else:
+            cur_path = Path(current)
+            out = (cur_path if cur_path.is_dir() else cur_path.parent) / "gate.json"
+    doc = {**report.to_dict(), "allow_insufficient": allow_insufficient, "exit_code": code}
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        out.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     except OSError as e:
         raise _InputError(f"{out}: cannot write the verdict JSON: {e.strerror or e}") from e
 
     _print_table(report)
     c = report.counts
-    summary = f"{c['pass']} pass, {c['fail']} fail, {c['missing']} missing, {c['new']} new; verdict written to {out}"
-    if report.passed:
+    summary = (f"{c['pass']} pass, {c['fail']} fail, {c['missing']} missing, {c['insufficient']} insufficient, "
+               f"{c['new']} new, {c['info']} info; verdict written to {out}")
+    if report.verdict == "pass":
         click.secho(f"gate PASSED: {summary}", fg="green")
-        return
-    click.secho(f"gate FAILED: {summary}", fg="red")
-    click.get_current_context().exit(1)
+    elif report.verdict == "fail":
+        click.secho(f"gate FAILED: {summary}", fg="red")
+    else:
+        tail = ("; exit 0 (--allow-insufficient)" if allow_insufficient
+                else "; exit 3 (--allow-insufficient accepts it)")
+        click.secho(f"gate INSUFFICIENT: too few prompts to decide for {c['insufficient']} metric(s); {summary}{tail}",
+                    fg="yellow")
+    if code:
+        click.get_current_context().exit(code)

@@ -51,7 +51,7 @@ def _print_summary(metrics_path: Path) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress output and no summary table.")
 @click.option("--record", is_flag=True,
               help="Afterwards, as the Airflow DAG does: log to MLflow, gate against --baseline, append an audit record.")
-@click.option("--baseline", default=None, help="With --record: metrics.json or mlflow:<run_id> to gate against.")
+@click.option("--baseline", default=None, help="With --record: run folder, metrics.json (per_prompt.csv beside it) or mlflow:<run_id> to gate against.")
 @click.option("--thresholds", default=None, type=click.Path(dir_okay=False), help="With --record: gate thresholds YAML.")
 @user_errors
 def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: bool, record: bool,
@@ -85,6 +85,8 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
         gate = run_gate(out, baseline, thresholds)
         rec = record_audit(out, gate=gate, mlflow_run_id=run_id)
         console().print(f"MLflow run {run_id}; gate {gate['verdict']}; audit record {rec['seq']} ({rec['hash'][:12]})")
+        if gate["verdict"] == "insufficient":  # recorded, not a failure of the run
+            console().print("gate: too few prompts to decide for some metric; see gate.json (not a failure)")
         if gate["verdict"] == "fail":
             raise SystemExit(1)
 
