@@ -97,3 +97,32 @@ def test_held_out_fidelity_is_not_available_when_training_uses_every_mask(tmp_pa
     assert "fidelity_r2w" in gsmile  # in-sample fidelity is still there
     assert not [k for k in gsmile if "heldout" in k], sorted(gsmile)
     assert any("paper/mol-01" in n and "held-out fidelity not available" in n for n in metrics["notes"])
+
+
+def test_oracle_rationale_reads_only_the_text_slot_of_a_templated_example():
+    # CoS-E style: the rationale word "river" is also an answer option of the fixed template.
+    # Read whole, the prompt keeps "river" when the input word is removed: the planted truth
+    # (removing it changes the answer) would be false and the oracle would score every method 0.
+    import numpy as np
+
+    from xai_bench.benchmark.stages import resolve_model
+    from xai_bench.config import ExplainConfig
+    from xai_bench.datasets import Example
+    from xai_bench.explainer import query_stage
+    from xai_bench.perturbation import Perturbations
+
+    template = "Answer the question by choosing A or B.\nQuestion: {text}\nA. river\nB. mountain\nAnswer:"
+    ex = Example(id="t/1", dataset="t", task="multiple_choice", template=template,
+                 words=("Where", "does", "the", "river", "flow?"), rationale=(0, 0, 0, 1, 0), label="A",
+                 label_set=("A", "B"), provenance={})
+    model = resolve_model("oracle:@rationale", ex)
+    feats = ex.features()
+    masks = np.array([[1, 1, 1, 0, 1], [0, 0, 0, 1, 0], [1, 1, 1, 1, 0]], dtype=np.int8)
+    perts = Perturbations(masks=masks, texts=tuple(feats.render(m) for m in masks), seed=0, keep_prob=0.5)
+    q = query_stage(feats, perts, model, ExplainConfig(), progress=False)
+    assert "river" in perts.texts[0]  # still in the prompt, as an answer option
+    assert q.responses[0] != q.original_response  # removing the input word changes the answer
+    assert q.responses[1] == q.responses[2] == q.original_response  # the other words never do
+    plain = Example(id="t/2", dataset="t", task="generation", template="{text}", words=("the", "river"),
+                    rationale=(0, 1), label=None, label_set=None, provenance={})
+    assert resolve_model("oracle:@rationale", plain) == "oracle:river"  # no template: the old spelling

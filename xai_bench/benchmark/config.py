@@ -37,8 +37,10 @@ Model spec ``oracle:@rationale``: an oracle control model resolved per example, 
 keywords are that example's rationale words (lower case, leading/trailing punctuation
 removed, words holding a comma dropped, duplicates once). It answers one sentence per
 keyword present in the prompt, so the ground-truth rationale is exactly what moves its
-output. The oracle reads the whole prompt, template included: a rationale word that also
-occurs in the fixed template never changes the answer. It needs rationales on every row.
+output. With a task template the oracle reads only the example's ``{text}`` slot, the input
+words (``models.oracle``): a rationale word that also occurs in the fixed template (an
+instruction, an answer option) still moves the answer when the input word is removed. It
+needs rationales on every row.
 """
 
 from __future__ import annotations

@@ -71,21 +71,25 @@ def shard_ids(run_dir: str | Path) -> list[str]:
 
 
 def resolve_model(model: str, example: Example) -> str:
-    """The model string for one example: ``oracle:@rationale`` becomes ``oracle:<rationale words>``."""
+    """The model string for one example: ``oracle:@rationale`` becomes ``oracle:<rationale words>``,
+    reading only the example's ``{text}`` slot when it has a task template (``models.oracle``):
+    the words of the template (instructions, answer options) are not features and never count."""
     if model != ORACLE_RATIONALE:
         return model
     import re
+
+    from ..models.oracle import SLOT_MARK, oracle_model
 
     if example.rationale is None:
         raise ModelError(f"{ORACLE_RATIONALE} needs a rationale, and example {example.id!r} has none.")
     keywords: list[str] = []
     for word, r in zip(example.words, example.rationale):
         kw = re.sub(_ORACLE_EDGE, "", word.lower())
-        if r and kw and "," not in kw and kw not in keywords:
+        if r and kw and "," not in kw and SLOT_MARK not in kw and kw not in keywords:
             keywords.append(kw)
     if not keywords:
         raise ModelError(f"{ORACLE_RATIONALE}: the rationale words of {example.id!r} give no usable keyword.")
-    return "oracle:" + ",".join(keywords)
+    return oracle_model(keywords, example.template)
 
 
 def open_run_cache(config: BenchmarkConfig, run_dir: str | Path) -> ResponseCache | None:
