@@ -39,19 +39,50 @@ def test_metrics_json_has_every_required_key_as_a_number(smoke_run):
             missing = [k for k in REQUIRED_METRICS if k not in values]
             assert not missing, (dataset, method, missing)
             for key in REQUIRED_METRICS:
-                for suffix in ("", "_ci_low", "_ci_high"):
+                # 4 prompts per cell: the range of the per-prompt values, no confidence interval
+                assert key + "_ci_low" not in values and key + "_ci_high" not in values, key
+                for suffix in ("", "_min", "_max"):
                     v = values[key + suffix]
                     assert isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v), (key, v)
-                assert values[key + "_ci_low"] <= values[key] + 1e-12 <= values[key + "_ci_high"] + 2e-12
+                assert values[key + "_min"] <= values[key] + 1e-12 <= values[key + "_max"] + 2e-12
+                assert values[key + "_n"] <= 4
+    assert metrics["intervals"] == {"method": "student_t", "confidence": 0.95, "min_prompts": 10,
+                                    "below_min_prompts": "range"}
 
 
-def test_metrics_json_passes_the_gate_reader(smoke_run):
+def test_the_gate_reads_this_run_and_fails_a_worse_copy_of_it(smoke_run, tmp_path):
+    # Comparing the run with itself alone could not fail; a copy in which gSMILE's att_auroc is
+    # 0.5 lower on every 'paper' prompt must fail on exactly that cell and metric.
+    import json
+
     from xai_bench.gate import compare, load_run
 
-    run_dir, _, _ = smoke_run
+    run_dir, metrics, _ = smoke_run
+    worse = tmp_path / "worse"
+    worse.mkdir()
+    with (run_dir / "per_prompt.csv").open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    lowered = 0
+    for r in rows:
+        if (r["model"], r["dataset"], r["method"]) == (MODEL, "paper", "gsmile") and r["att_auroc"]:
+            r["att_auroc"] = repr(float(r["att_auroc"]) - 0.5)
+            lowered += 1
+    assert lowered == 4
+    with (worse / "per_prompt.csv").open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    doc = json.loads(json.dumps(metrics))
+    doc["results"][MODEL]["paper"]["gsmile"]["att_auroc"] -= 0.5
+    (worse / "metrics.json").write_text(json.dumps(doc), encoding="utf-8")
+
     run = load_run(run_dir / "metrics.json")  # with the per_prompt.csv beside it
     assert compare(run, run, min_prompts=4).passed  # 4 prompts per cell; the default 5 says "insufficient"
     assert compare(run, run).verdict == "insufficient"
+    report = compare(run, load_run(worse), min_prompts=4)
+    assert report.verdict == "fail"
+    assert {(r.model, r.dataset, r.method, r.metric) for r in report.failures} == {(MODEL, "paper", "gsmile", "att_auroc")}
 
 
 def test_run_folder_has_table_report_and_heatmaps(smoke_run):

@@ -34,7 +34,7 @@ def test_auroc_averages_near_half_over_many_prompts(global_seed):
         mask[rng.choice(d, size=k, replace=False)] = 1
         rows.append(attribution_accuracy(random_attributions(d, seed=1000 * global_seed + p), mask))
         expected_f1.append(k / d)  # a random top-k hits each rationale word with probability k/d
-    out = aggregate(rows, seed=global_seed)
+    out = aggregate(rows)
     assert out["att_auroc"] == pytest.approx(0.5, abs=0.03)
     assert out["att_auroc_ci_low"] < 0.5 + 0.03 and out["att_auroc_ci_high"] > 0.5 - 0.03
     assert out["att_f1"] == pytest.approx(np.mean(expected_f1), abs=0.03)

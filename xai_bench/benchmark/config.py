@@ -25,8 +25,8 @@ YAML layout (every key optional except ``models`` and ``datasets``)::
       consistency_runs: 0              # R repeated runs (0 = off, else >= 2)
       erasure: true                    # ERASER comprehensiveness / sufficiency
       fidelity_heldout: 32             # J_holdout fresh perturbations (0 = off)
-      bootstrap: 1000                  # bootstrap resamples of the confidence intervals
-      confidence: 0.95
+      bootstrap: 1000                  # unused: intervals are Student-t now (kept so older files load)
+      confidence: 0.95                 # level of every interval: t-intervals from 10 prompts on, Wilson for task accuracy
     random_baseline: true              # the "random" method in every report
     model_accuracy: {local/smollm2-135m: 0.31}   # published accuracy (or {model: {dataset: acc}})
     cache: default                     # "default", "run" (inside the run folder), "off" or a path

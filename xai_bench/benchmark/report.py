@@ -6,9 +6,15 @@ metric that is not enabled, or undefined on every prompt, is left out rather tha
 as NaN, and the report says why where it is a known case (faithfulness with fewer than
 three models).
 
-Aggregates over prompts are means with percentile-bootstrap confidence intervals
-(``metrics.aggregate``, seeded with the run's seed). Task accuracy is the share of
-labelled prompts whose parsed answer equals the gold label (``answers.parse_answer``);
+Aggregates over prompts are means (``metrics.aggregate``): from 10 prompts on with a
+Student-t confidence interval at the level ``metrics.confidence``; below 10 with the range
+(min, max) of the per-prompt values instead, and no interval. Paired comparisons
+(``paired``): gSMILE minus LIME and gSMILE minus the random baseline, prompt by prompt on the
+prompts where both are defined, summarised the same way (the t-interval of a mean paired
+difference is the paired t-interval), for the metrics that share their units across methods
+(``PAIRED_METRICS``). Task accuracy is the share of
+labelled prompts whose parsed answer equals the gold label (``answers.parse_answer``), with
+a Wilson score interval (``scipy.stats.binomtest``), valid for a proportion at any n;
 faithfulness is the Pearson r across models between task accuracy and the mean
 attribution metric, per data set and method, when at least three models have both;
 control models (``oracle:``, ``control:``) are left out of it, having no task skill.
@@ -24,13 +30,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..metrics import INTERVAL_METHOD, MIN_INTERVAL_PROMPTS, faithfulness_pearson
 from ..metrics import aggregate as aggregate_rows
-from ..metrics import bootstrap_ci, faithfulness_pearson
 from ..metrics.faithfulness import MIN_MODELS
 from .config import RANDOM_METHOD, BenchmarkConfig
 from .rundir import finite_or_none, read_json, slug, stage_path, write_json, write_text
 
-__all__ = ["aggregate", "REPORT_COLUMNS", "ID_COLUMNS"]
+__all__ = ["aggregate", "REPORT_COLUMNS", "ID_COLUMNS", "PAIRED", "PAIRED_METRICS"]
 
 # every column of per_prompt.csv that is not a metric (``degenerate``: why the explanation
 # learned nothing, empty when it did learn something; see ``scoring``)
@@ -42,6 +48,22 @@ REPORT_COLUMNS = (
                      "stability_jaccard", "consistency_std")),
     ("Fidelity and cost", ("fidelity_r2w", "fidelity_r2w_adj", "fidelity_r2w_heldout", "fidelity_wmse",
                            "fidelity_wmae", "fidelity_l1", "fidelity_l2", "seconds", "llm_calls")),
+)
+# Compared across methods prompt by prompt: metrics in the same units for every method (the
+# rationale, and the OWMD shift erasure and stability measure for all). Not consistency_std (each
+# method's own output distance: OWMD for gSMILE, cosine for LIME, N(0, 1) for random) nor the
+# fidelity_* (each surrogate against its own target), whose differences would mix units.
+PAIRED_METRICS = ("att_auroc", "att_auprc", "att_acc", "att_f1", "comprehensiveness", "sufficiency",
+                  "stability_jaccard")
+PAIRED = (("gsmile", "lime"), ("gsmile", RANDOM_METHOD))  # (method, baseline): method - baseline
+# metrics whose values are in each method's own units: never ranked or compared across methods
+OWN_UNITS = {"consistency_std": "†"}
+OWN_UNITS_FOOTNOTE = (
+    "† consistency_std is the per-token standard deviation of a method's attributions over repeated runs, in "
+    "the units of that method's own surrogate target (OWMD for gSMILE, cosine distance for LIME and Bay-LIME, "
+    "N(0, 1) draws for random): a smaller value for one method than for another says nothing about which is "
+    "more consistent, so it is not ranked across methods and is left out of the paired comparisons. Compare it "
+    "across models, or across runs of one method."
 )
 
 
@@ -59,12 +81,16 @@ def _fmt(v: float) -> str:
 
 
 def _cell(d: dict[str, float], m: str) -> str:
+    """The mean with its interval "[low, high]" (>= 10 prompts) or its range "(min to max)" (fewer)."""
     if m not in d:
         return "–"
     lo, hi = d.get(f"{m}_ci_low"), d.get(f"{m}_ci_high")
-    if lo is None or hi is None or lo == hi:
-        return _fmt(d[m])
-    return f"{_fmt(d[m])} [{_fmt(lo)}, {_fmt(hi)}]"
+    if lo is not None and hi is not None and lo != hi:
+        return f"{_fmt(d[m])} [{_fmt(lo)}, {_fmt(hi)}]"
+    lo, hi = d.get(f"{m}_min"), d.get(f"{m}_max")
+    if lo is not None and hi is not None and lo != hi:
+        return f"{_fmt(d[m])} ({_fmt(lo)} to {_fmt(hi)})"
+    return _fmt(d[m])
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -95,18 +121,54 @@ def _aggregate_groups(rows: list[dict[str, Any]], config: BenchmarkConfig) -> di
         groups[(r["model"], r["dataset"], r["method"])].append(metrics)
     results: dict[str, Any] = {}
     for (model, dataset, method), metric_rows in groups.items():
-        agg = aggregate_rows(metric_rows, config.seed, n_resamples=config.metrics.bootstrap,
-                             confidence=config.metrics.confidence)
-        out: dict[str, float] = {}
-        for name in dict.fromkeys(k for r in metric_rows for k in r):
-            if agg.get(f"{name}_n", 0) == 0:
-                continue  # undefined on every prompt: left out, never NaN
-            for suffix in ("", "_ci_low", "_ci_high", "_n"):
-                v = finite_or_none(agg[f"{name}{suffix}"])
-                if v is not None:
-                    out[f"{name}{suffix}"] = int(v) if suffix == "_n" else v
-        results.setdefault(model, {}).setdefault(dataset, {})[method] = out
+        results.setdefault(model, {}).setdefault(dataset, {})[method] = _summaries(metric_rows, config)
     return results
+
+
+def _summaries(metric_rows: list[dict[str, float]], config: BenchmarkConfig) -> dict[str, float]:
+    """metrics.json values of one cell: mean, interval or range, n per metric (never NaN)."""
+    agg = aggregate_rows(metric_rows, confidence=config.metrics.confidence)
+    out: dict[str, float] = {}
+    for name in dict.fromkeys(k for r in metric_rows for k in r):
+        if agg.get(f"{name}_n", 0) == 0:
+            continue  # undefined on every prompt: left out, never NaN
+        for suffix in ("", "_ci_low", "_ci_high", "_min", "_max", "_n"):
+            v = finite_or_none(agg.get(f"{name}{suffix}"))
+            if v is not None:
+                out[f"{name}{suffix}"] = int(v) if suffix == "_n" else v
+    return out
+
+
+def _paired(rows: list[dict[str, Any]], config: BenchmarkConfig) -> dict[str, Any]:
+    """``{model: {dataset: {"<method> - <baseline>": {metric: mean difference, ...}}}}`` over the prompts
+    where both are defined (a sweep pairs ``gsmile[x]`` with ``lime[x]``; random has no sweep label)."""
+    by_key = {(r["model"], r["dataset"], r["method"], r["example_id"]): r for r in rows}
+    cells: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in rows:
+        methods = cells[(r["model"], r["dataset"])]
+        if r["method"] not in methods:
+            methods.append(r["method"])
+    out: dict[str, Any] = {}
+    for (model, dataset), methods in cells.items():
+        for method in methods:
+            for base_method, baseline in PAIRED:
+                label = method[len(base_method):] if method.startswith(base_method) else None
+                if label is None or (label and not label.startswith("[")):
+                    continue
+                partner = baseline if baseline == RANDOM_METHOD else baseline + label
+                if partner not in methods:
+                    continue
+                diffs: list[dict[str, float]] = []
+                for (m, d, meth, example), r in by_key.items():
+                    other = by_key.get((m, d, partner, example))
+                    if (m, d, meth) != (model, dataset, method) or other is None:
+                        continue
+                    diffs.append({k: (math.nan if r.get(k) is None or other.get(k) is None
+                                      else float(r[k]) - float(other[k])) for k in PAIRED_METRICS})
+                summary = _summaries(diffs, config)
+                if summary:
+                    out.setdefault(model, {}).setdefault(dataset, {})[f"{method} - {partner}"] = summary
+    return out
 
 
 def _degenerate_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -133,11 +195,13 @@ def _task_accuracy(task: list[dict[str, Any]], config: BenchmarkConfig) -> dict[
         groups[(t["model"], t["dataset"])].append(t)
     out: dict[str, Any] = {}
     for (model, dataset), items in groups.items():
-        correct = [1.0 if t["correct"] else 0.0 for t in items]
-        ci = bootstrap_ci(correct, n_resamples=config.metrics.bootstrap, confidence=config.metrics.confidence,
-                          seed=config.seed)
+        from scipy.stats import binomtest
+
+        k = sum(1 for t in items if t["correct"])
+        ci = binomtest(k, len(items)).proportion_ci(confidence_level=config.metrics.confidence, method="wilson")
         out.setdefault(model, {})[dataset] = {
-            "task_accuracy": ci.mean, "task_accuracy_ci_low": ci.low, "task_accuracy_ci_high": ci.high,
+            "task_accuracy": k / len(items), "task_accuracy_ci_low": float(ci.low),
+            "task_accuracy_ci_high": float(ci.high),
             "task_accuracy_n": len(items), "parse_rate": sum(t["parsed"] is not None for t in items) / len(items),
         }
     return out
@@ -207,7 +271,10 @@ def _heatmaps(run_dir: Path, explanations: list[tuple[str, str, dict[str, Any]]]
 
 
 def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any], task_acc: dict[str, Any],
-            faith: dict[str, Any], notes: list[str], heatmaps: list[tuple[str, str, str, str]]) -> str:
+            faith: dict[str, Any], notes: list[str], heatmaps: list[tuple[str, str, str, str]],
+            paired: dict[str, Any] | None = None) -> str:
+    paired = paired or {}
+    level = f"{100 * config.metrics.confidence:g}%"
     lines = [f"# Benchmark report: {config.name}", "",
              f"- run id: `{run['run_id']}`, created {run['created']}",
              f"- configuration hash `{run['config_hash'][:16]}`, seed {run['seed']}, git commit "
@@ -218,11 +285,13 @@ def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any
              f"max_tokens = {config.explain.max_tokens}, temperature = {config.explain.temperature}"
              + (f"; sweep {dict(config.sweep)}" if config.sweep else ""),
              "- files: `metrics.json` (aggregates), `per_prompt.csv`, `task_answers.csv`, `heatmaps/`", "",
-             "Values are means over prompts with 95% bootstrap intervals in brackets "
-             f"({config.metrics.bootstrap} resamples); `–` = not measured or undefined. Higher is better for "
-             "att_*, comprehensiveness, stability_jaccard and fidelity_r2*; lower for sufficiency, "
-             "consistency_std, fidelity errors, seconds and llm_calls. Comprehensiveness and sufficiency are "
-             "OWMD output shifts for every method.", ""]
+             f"Values are means over prompts. With at least {MIN_INTERVAL_PROMPTS} prompts, `[low, high]` is the "
+             f"{level} Student-t confidence interval of the mean (`metrics.confidence` = "
+             f"{config.metrics.confidence:g}); with fewer, `(min to max)` is the range of the per-prompt values, "
+             "not an interval: so few prompts support none. `–` = not measured or undefined. Higher is better "
+             "for att_*, comprehensiveness, stability_jaccard and fidelity_r2*; lower for sufficiency, fidelity "
+             "errors, seconds and llm_calls; consistency_std (†) is not compared across methods (footnote below "
+             "the table). Comprehensiveness and sufficiency are OWMD output shifts for every method.", ""]
     datasets = list(dict.fromkeys(d for per_model in results.values() for d in per_model))
     for dataset in datasets:
         lines += [f"## {dataset}", ""]
@@ -236,7 +305,23 @@ def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any
                 for method, d in results[model].get(dataset, {}).items():
                     n = max((v for k, v in d.items() if k.endswith("_n")), default=0)
                     body.append([f"`{model}`", method, str(n)] + [_cell(d, c) for c in present])
-            lines += [f"### {title}", "", _table(["model", "method", "prompts"] + present, body), ""]
+            header = ["model", "method", "prompts"] + [c + (f" {OWN_UNITS[c]}" if c in OWN_UNITS else "")
+                                                       for c in present]
+            lines += [f"### {title}", "", _table(header, body), ""]
+            lines += [OWN_UNITS_FOOTNOTE, ""] if any(c in OWN_UNITS for c in present) else []
+        body = [[f"`{model}`", comparison, str(max((v for k, v in d.items() if k.endswith("_n")), default=0))]
+                + [_cell(d, c) for c in PAIRED_METRICS]
+                for model in paired for comparison, d in paired[model].get(dataset, {}).items()]
+        if body:
+            present = [i for i, c in enumerate(PAIRED_METRICS) if any(row[3 + i] != "–" for row in body)]
+            lines += ["### Paired comparisons (same prompts)", "",
+                      _table(["model", "comparison", "prompts"] + [PAIRED_METRICS[i] for i in present],
+                             [row[:3] + [row[3 + i] for i in present] for row in body]), "",
+                      "Mean over prompts of the per-prompt difference (method minus baseline) on the prompts where "
+                      "both are defined, with the interval or range as above (from "
+                      f"{MIN_INTERVAL_PROMPTS} prompts on, the {level} paired t-interval). Positive = the method "
+                      "scores higher; for sufficiency lower is better, so negative favours the method. "
+                      "consistency_std and fidelity_* are left out: their units differ between methods.", ""]
     if task_acc:
         body = [[f"`{m}`", d, _cell(v, "task_accuracy"), f"{v['parse_rate']:.2f}", str(v["task_accuracy_n"])]
                 for m, per in task_acc.items() for d, v in per.items()]
@@ -288,9 +373,12 @@ def aggregate(run_dir: str | Path) -> Path:
     if config.random_baseline and not any(RANDOM_METHOD in per for m in results.values() for per in m.values()):
         notes.append("The random baseline has no rows (every prompt failed).")
     heatmaps = _heatmaps(run_dir, explanations, config)
+    paired = _paired(rows, config)
     run_meta = {k: run.get(k) for k in ("run_id", "created", "config_hash", "seed", "git_commit")}
-    write_text(run_dir / "report.md", _report(run_meta, config, results, task_acc, faith, notes, heatmaps))
+    write_text(run_dir / "report.md", _report(run_meta, config, results, task_acc, faith, notes, heatmaps, paired))
+    intervals = {"method": INTERVAL_METHOD, "confidence": config.metrics.confidence,
+                 "min_prompts": MIN_INTERVAL_PROMPTS, "below_min_prompts": "range"}
     return write_json(out, {
         "schema_version": 1, "run": run_meta, "config_name": config.name, "results": results,
-        "task_accuracy": task_acc, "faithfulness": faith, "notes": notes,
+        "task_accuracy": task_acc, "faithfulness": faith, "paired": paired, "intervals": intervals, "notes": notes,
     }, sort_keys=False)  # models, data sets and methods in configuration order

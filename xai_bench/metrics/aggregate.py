@@ -1,8 +1,21 @@
-"""Aggregating per-prompt metric values: mean with a bootstrap confidence interval.
+"""Aggregating per-prompt metric values: the mean, and an interval only where one means something.
 
 NaN marks a value that is undefined for a prompt (e.g. att_auroc when the rationale
 mask has one class only). Aggregation skips NaN and says how many values it used and
 how many it skipped, never averaging a NaN into 0.
+
+Intervals (``aggregate``). With n >= ``MIN_INTERVAL_PROMPTS`` (10) prompts, the mean gets a
+two-sided Student-t confidence interval, mean ± t_{(1+c)/2, n-1} · s / sqrt(n)
+(``t_interval``, ``scipy.stats.t``), at the configured level c, clipped to the metric's
+declared range. Below 10 prompts no interval is reported, only the range (min, max) of the
+per-prompt values and n: a percentile bootstrap of 2 to 9 values can only return sample
+quantiles of a handful of resampled means, it covers the true mean far less often than its
+label says (and equals the mean at n = 1), and a t-interval on so few values is dominated
+by the unknown shape of the metric's distribution. The t-interval's coverage is checked by
+simulation in ``tests/metrics/test_aggregate.py`` (n = 10 and n = 100).
+
+``bootstrap_ci`` (percentile bootstrap) stays available as a library function; the
+benchmark no longer uses it.
 """
 
 from __future__ import annotations
@@ -14,9 +27,14 @@ import numpy as np
 
 from .registry import get_metric
 
-__all__ = ["ConfidenceInterval", "bootstrap_ci", "aggregate", "AGGREGATE_SUFFIXES"]
+__all__ = ["ConfidenceInterval", "bootstrap_ci", "t_interval", "aggregate", "AGGREGATE_SUFFIXES",
+           "MIN_INTERVAL_PROMPTS", "INTERVAL_METHOD"]
 
-AGGREGATE_SUFFIXES: tuple[str, ...] = ("", "_ci_low", "_ci_high", "_n", "_n_nan")
+# every key aggregate() may write per metric; "_ci_*" only with >= MIN_INTERVAL_PROMPTS values,
+# "_min"/"_max" only with fewer (never both)
+AGGREGATE_SUFFIXES: tuple[str, ...] = ("", "_ci_low", "_ci_high", "_min", "_max", "_n", "_n_nan")
+MIN_INTERVAL_PROMPTS = 10
+INTERVAL_METHOD = "student_t"
 
 
 class ConfidenceInterval(NamedTuple):
@@ -82,22 +100,58 @@ def bootstrap_ci(
     return ConfidenceInterval(mean, float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def t_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95) -> ConfidenceInterval:
+    """Mean of ``values`` with its two-sided Student-t confidence interval at level ``confidence``.
+
+    mean ± t_{(1+c)/2, n-1} · s / sqrt(n), s the sample standard deviation (ddof = 1), from
+    ``scipy.stats.t.interval``. NaN values are skipped. No value gives (NaN, NaN, NaN); one
+    value or constant values give (mean, mean, mean): there is no spread to estimate.
+
+    Raises ValueError for a non-1-D input, an infinite value, or a confidence outside (0, 1).
+    """
+    if not (0.0 < confidence < 1.0):
+        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
+    x, _ = _finite_values(values)
+    if x.size == 0:
+        return ConfidenceInterval(math.nan, math.nan, math.nan)
+    mean = float(np.mean(x))
+    if x.size < 2 or np.ptp(x) == 0:
+        return ConfidenceInterval(mean, mean, mean)
+    from scipy import stats  # imported here so that importing the registry stays cheap
+
+    low, high = stats.t.interval(confidence, df=x.size - 1, loc=mean, scale=float(stats.sem(x)))
+    return ConfidenceInterval(mean, float(low), float(high))
+
+
+def _declared_range(name: str) -> tuple[float, float]:
+    """The registry's range of ``name`` or of its registered stem (stability_jaccard_append); else unbounded."""
+    parts = name.split("_")
+    for end in range(len(parts), 0, -1):
+        try:
+            return get_metric("_".join(parts[:end])).range
+        except KeyError:
+            continue
+    return (-math.inf, math.inf)
+
+
 def aggregate(
     rows: Sequence[Mapping[str, float]],
-    seed: int = 0,
     *,
-    n_resamples: int = 1000,
     confidence: float = 0.95,
+    min_prompts: int = MIN_INTERVAL_PROMPTS,
 ) -> dict[str, float]:
-    """Aggregate per-prompt metric rows into report values.
+    """Aggregate per-prompt metric rows into report values (intervals: see the module docstring).
 
     ``rows`` holds one dict per prompt, metric name -> value (NaN = undefined for that
     prompt; a metric missing from a row counts as NaN). For each metric m, in order of
     first appearance, the result has:
 
         m            mean over prompts of the non-NaN values
-        m_ci_low     lower bound of the percentile-bootstrap interval (``bootstrap_ci``)
-        m_ci_high    upper bound
+        m_ci_low     with n >= ``min_prompts``: lower bound of the Student-t interval of the
+                     mean at level ``confidence`` (``t_interval``), clipped to m's declared range
+        m_ci_high    upper bound (same condition)
+        m_min        with 1 <= n < ``min_prompts`` instead: the smallest per-prompt value
+        m_max        the largest (same condition); not an interval of the mean
         m_n          number of prompts that contributed (non-NaN)
         m_n_nan      number of prompts skipped because the value was NaN or missing
 
@@ -107,6 +161,10 @@ def aggregate(
 
     Raises ValueError for a non-numeric or infinite value (naming row and metric).
     """
+    if isinstance(min_prompts, bool) or not isinstance(min_prompts, (int, np.integer)) or min_prompts < 2:
+        raise ValueError(f"min_prompts: expected an integer >= 2, got {min_prompts!r}")
+    if not (0.0 < confidence < 1.0):
+        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
     names: list[str] = []
     for row in rows:
         for name in row:
@@ -131,10 +189,15 @@ def aggregate(
                 raise ValueError(f"row {i}, metric {name!r}: expected a number, got {v!r}")
             column.append(float(v))
         x, n_nan = _finite_values(column, f"metric {name!r}")
-        ci = bootstrap_ci(x, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        ci = t_interval(x, confidence=confidence)
         out[name] = ci.mean
-        out[f"{name}_ci_low"] = ci.low
-        out[f"{name}_ci_high"] = ci.high
+        if x.size >= min_prompts:
+            lo, hi = _declared_range(name)
+            out[f"{name}_ci_low"] = min(max(ci.low, lo), ci.mean)
+            out[f"{name}_ci_high"] = max(min(ci.high, hi), ci.mean)
+        elif x.size:
+            out[f"{name}_min"] = float(np.min(x))
+            out[f"{name}_max"] = float(np.max(x))
         out[f"{name}_n"] = int(x.size)
         out[f"{name}_n_nan"] = n_nan
     return out

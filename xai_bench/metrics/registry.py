@@ -9,8 +9,9 @@ so this module never imports an implementation.
 Names are stable: they are the keys of ``metrics.json`` and of the per-prompt tables.
 
 Aggregation values:
-    "mean": one value per prompt; reports give the mean over prompts with a bootstrap
-        confidence interval (``aggregate.aggregate``), skipping NaN with a count.
+    "mean": one value per prompt; reports give the mean over prompts with a Student-t
+        confidence interval from 10 prompts on, the min/max range below
+        (``aggregate.aggregate``), skipping NaN with a count.
     "across_models": one value per set of models (faithfulness_pearson); it is computed
         from per-model aggregates and is never averaged over prompts.
 """
