@@ -29,7 +29,7 @@ def test_a_keyword_in_the_template_does_not_count_only_the_input_words_do():
     assert oracle_answer(without, keywords) == "The prompt talks about river."
 
 
-@pytest.mark.parametrize("template", [TEMPLATE, "{text}", "Classify: {text}", "{text} -- answer yes or no", "{text}{text}x"])
+@pytest.mark.parametrize("template", [TEMPLATE, "{text}", "Classify: {text}", "{text} -- yes or no?", "{text}{text}x"])
 def test_the_slot_is_exactly_the_rendered_input_text_for_every_mask(template):
     if template.count("{text}") != 1:
         with pytest.raises(ValueError, match="exactly once"):

@@ -75,9 +75,10 @@ def erasure_masks(
 
     For each bin b (a fraction of the words; default ERASER's 1, 5, 10, 20, 50%):
     k = ``erasure_k(b, d)`` and the top-k words are the k largest attributions (ties
-    broken in a random order seeded by ``tie_seed``, the ranking rule of ``metrics._arrays``). ``remove_topk`` keeps every word except
-    the top-k (for comprehensiveness); ``keep_topk`` keeps only the top-k (for
-    sufficiency). One entry per bin, in the order of ``bins``.
+    broken in a random order seeded by ``tie_seed``, the ranking rule of
+    ``metrics._arrays``). ``remove_topk`` keeps every word except the top-k (for
+    comprehensiveness); ``keep_topk`` keeps only the top-k (for sufficiency). One entry
+    per bin, in the order of ``bins``.
 
     Raises ValueError for fewer than 2 words, non-finite attributions, an empty or
     invalid list of bins.

@@ -80,7 +80,8 @@ def parse_spec(spec: str) -> tuple[tuple[str, ...], Slot | None]:
         return words, None
     parts = tail.split(":")
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(parts[2]) != 8:
-        raise ValueError(f"An oracle slot is '{SLOT_MARK}<prefix length>:<suffix length>:<8 hex digits>'; got {spec!r}.")
+        raise ValueError(f"An oracle slot is '{SLOT_MARK}<prefix length>:<suffix length>:<8 hex digits>'; "
+                         f"got {spec!r}.")
     return words, Slot(int(parts[0]), int(parts[1]), parts[2])
 
 
