@@ -30,7 +30,8 @@ def test_random_baseline_sits_near_chance(smoke_run):
 def test_metrics_json_has_every_required_key_as_a_number(smoke_run):
     _, metrics, _ = smoke_run
     assert metrics["schema_version"] == 1
-    assert set(metrics["run"]) == {"run_id", "created", "config_hash", "seed", "git_commit"}
+    assert set(metrics["run"]) == {"run_id", "created", "config_hash", "seed", "git_commit", "git_dirty"}
+    assert isinstance(metrics["run"]["git_dirty"], bool)
     assert metrics["run"]["seed"] == 0
     for dataset, methods in metrics["results"][MODEL].items():
         assert set(methods) == {"gsmile", "lime", "baylime", "random"}
@@ -82,7 +83,8 @@ def test_the_gate_reads_this_run_and_fails_a_worse_copy_of_it(smoke_run, tmp_pat
     assert compare(run, run).verdict == "insufficient"
     report = compare(run, load_run(worse), min_prompts=4)
     assert report.verdict == "fail"
-    assert {(r.model, r.dataset, r.method, r.metric) for r in report.failures} == {(MODEL, "paper", "gsmile", "att_auroc")}
+    failed = {(r.model, r.dataset, r.method, r.metric) for r in report.failures}
+    assert failed == {(MODEL, "paper", "gsmile", "att_auroc")}
 
 
 def test_run_folder_has_table_report_and_heatmaps(smoke_run):

@@ -126,3 +126,37 @@ def test_oracle_rationale_reads_only_the_text_slot_of_a_templated_example():
     plain = Example(id="t/2", dataset="t", task="generation", template="{text}", words=("the", "river"),
                     rationale=(0, 1), label=None, label_set=None, provenance={})
     assert resolve_model("oracle:@rationale", plain) == "oracle:river"  # no template: the old spelling
+
+
+def test_run_provenance_records_the_commit_and_whether_the_tree_was_dirty(tiny_run, tmp_path):
+    import subprocess
+
+    from xai_bench.benchmark.rundir import read_json
+    from xai_bench.benchmark.stages import _git_commit, _git_dirty
+
+    run = read_json(tiny_run / "run.json")
+    assert isinstance(run["git_dirty"], bool) and run["git_commit"]
+    assert read_json(tiny_run / "metrics.json")["run"]["git_dirty"] == run["git_dirty"]
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                              capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    (repo / "a.txt").write_text("one\n")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "one")
+    assert _git_commit(repo) == git("rev-parse", "HEAD").strip()
+    assert _git_dirty(repo) is False
+    (repo / "new.txt").write_text("untracked\n")
+    assert _git_dirty(repo) is False  # untracked files do not make the commit wrong
+    (repo / "a.txt").write_text("two\n")
+    assert _git_dirty(repo) is True  # a modified tracked file does
+    git("add", "a.txt")
+    assert _git_dirty(repo) is True  # staged but not committed, too
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    assert _git_commit(outside) is None and _git_dirty(outside) is None

@@ -278,7 +278,8 @@ def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any
     lines = [f"# Benchmark report: {config.name}", "",
              f"- run id: `{run['run_id']}`, created {run['created']}",
              f"- configuration hash `{run['config_hash'][:16]}`, seed {run['seed']}, git commit "
-             f"`{(run.get('git_commit') or 'unknown')[:12]}`",
+             f"`{(run.get('git_commit') or 'unknown')[:12]}`"
+             + {True: " with uncommitted changes (dirty)", False: " (clean)"}.get(run.get("git_dirty"), ""),
              f"- models: {', '.join(f'`{m}`' for m in results)}; methods: "
              f"{', '.join(f'`{m}`' for m in config.methods)}" + (", `random`" if config.random_baseline else ""),
              f"- explain: J = {config.explain.n_perturbations}, keep_prob = {config.explain.keep_prob}, "
@@ -374,7 +375,7 @@ def aggregate(run_dir: str | Path) -> Path:
         notes.append("The random baseline has no rows (every prompt failed).")
     heatmaps = _heatmaps(run_dir, explanations, config)
     paired = _paired(rows, config)
-    run_meta = {k: run.get(k) for k in ("run_id", "created", "config_hash", "seed", "git_commit")}
+    run_meta = {k: run.get(k) for k in ("run_id", "created", "config_hash", "seed", "git_commit", "git_dirty")}
     write_text(run_dir / "report.md", _report(run_meta, config, results, task_acc, faith, notes, heatmaps, paired))
     intervals = {"method": INTERVAL_METHOD, "confidence": config.metrics.confidence,
                  "min_prompts": MIN_INTERVAL_PROMPTS, "below_min_prompts": "range"}

@@ -106,12 +106,27 @@ def open_run_cache(config: BenchmarkConfig, run_dir: str | Path) -> ResponseCach
     return ResponseCache(Path(config.cache).expanduser())
 
 
-def _git_commit() -> str | None:
+def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _git_commit(cwd: Path = REPO_ROOT) -> str | None:
+    """``git rev-parse HEAD`` of the code, None outside a git checkout."""
+    out = _git(["rev-parse", "HEAD"], cwd)
+    return (out or "").strip() or None
+
+
+def _git_dirty(cwd: Path = REPO_ROOT) -> bool | None:
+    """True when tracked files differ from that commit (staged or not), so the commit alone does not
+    name the code that ran; untracked files do not count (as ``git describe --dirty``). None outside git."""
+    if _git_commit(cwd) is None:
+        return None
+    out = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    return None if out is None else bool(out.strip())
 
 
 def _backend(models: list[str]) -> dict[str, Any] | None:
@@ -238,7 +253,7 @@ def prepare(config: BenchmarkConfig, run_dir: str | Path) -> list[str]:
     stamp = created.replace("-", "").replace(":", "").split("+")[0]
     write_json(run_file, {
         "run_id": f"{slug(config.name)}-{stamp}-{config_hash[:8]}", "created": created, "config_hash": config_hash,
-        "seed": config.seed, "git_commit": _git_commit(), "fingerprint": fingerprint, "models": models,
+        "seed": config.seed, "git_commit": _git_commit(), "git_dirty": _git_dirty(), "fingerprint": fingerprint, "models": models,
         "shards": [s for s, _ in shards], "notes": notes, "backend": _backend(models),
     })
     return [s for s, _ in shards]
