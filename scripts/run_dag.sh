@@ -28,11 +28,13 @@ airflow dags test xai_benchmark "$@"
 run_json="$(find "$ROOT/runs" ${XAI_BENCH_OUT_ROOT:+"$XAI_BENCH_OUT_ROOT"} -name run.json -newer "$marker" 2>/dev/null | head -n 1 || true)"
 rm -f "$marker"
 run_dir="${run_json:+$(dirname "$run_json")/}"
+verdict="$( [ -n "$run_dir" ] && [ -f "${run_dir}gate.json" ] && python -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"])' "${run_dir}gate.json" || echo "not run")"
 cat <<MSG
 
 ==> done
 results:     ${run_dir:-see out_root}  (metrics.json, report.md, heatmaps/)
 report:      ${run_dir}report.md
+gate:        $verdict  (gate.json beside the results)
 MLflow:      $MLFLOW_TRACKING_URI
              open the UI with: $BIN/xai-bench ui   (offline-safe; prints the runs view's address)
 audit log:   ${XAI_BENCH_AUDIT_LOG:-$ROOT/audit/audit.jsonl}  (check it: $BIN/xai-bench audit verify ${XAI_BENCH_AUDIT_LOG:-audit/audit.jsonl})
