@@ -133,6 +133,17 @@ def test_identical_runs_pass_with_zero_width_intervals(tmp_path):
     assert not any(r.metric.endswith(("_n", "_ci_low", "_ci_high")) for r in report.rows)
 
 
+def test_interval_and_range_keys_are_never_gated(tmp_path):
+    """Below 10 prompts metrics.json has m_min/m_max, from 10 on m_ci_low/m_ci_high: a baseline
+    with one kind and a current run with the other is not a missing metric."""
+    cells = base_cells()
+    agg_range = {(M, DS, "gsmile", "att_auroc_min"): 0.7, (M, DS, "gsmile", "att_auroc_max"): 0.95}
+    agg_ci = {(M, DS, "gsmile", "att_auroc_ci_low"): 0.8, (M, DS, "gsmile", "att_auroc_ci_high"): 0.9}
+    report = gate_of(tmp_path, cells, cells, base_agg=agg_range, cur_agg=agg_ci)
+    assert report.verdict == "pass", [(r.metric, r.verdict, r.reason) for r in report.rows if r.verdict != "pass"]
+    assert not any(r.metric.endswith(("_min", "_max", "_ci_low", "_ci_high")) for r in report.rows)
+
+
 def test_two_prompt_noise_is_insufficient_not_fail(tmp_path):
     """SmolLM2 on 2 prompts: one changed answer moves stability_jaccard 1.0 -> 0.67."""
     base = {G: prompts(2, stability_jaccard=1.0, att_auroc=[0.9, 0.8], llm_calls=17.0)}

@@ -224,10 +224,11 @@ def metric_direction(metric: str, extra: Mapping[str, str] | None = None) -> Dir
 
 
 def _is_aggregate_extra(metric: str, cell_metrics: Mapping[str, Any]) -> bool:
-    """Bootstrap bounds and counts that accompany a metric in metrics.json: never gated."""
+    """Interval bounds, ranges and counts that accompany a metric in metrics.json: never gated
+    (``_ci_low``/``_ci_high`` from 10 prompts on, ``_min``/``_max`` below)."""
     if metric.endswith(("_ci_low", "_ci_high")):
         return True
-    for suffix in ("_n", "_n_nan"):
+    for suffix in ("_n", "_n_nan", "_min", "_max"):
         if metric.endswith(suffix) and metric[: -len(suffix)] in cell_metrics:
             return True
     return False
