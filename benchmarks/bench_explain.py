@@ -30,11 +30,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from xai_bench.config import ExplainConfig
-    from xai_bench.embeddings import Embedder
-    from xai_bench.explainer import distance_stage, fit_stage, query_stage
-    from xai_bench.features import prompt_features
-    from xai_bench.perturbation import generate_perturbations
-    from xai_bench.significance import permutation_pvalue, permutation_pvalues
+    from xai_bench.explain.embeddings import Embedder
+    from xai_bench.explain.explainer import distance_stage, fit_stage, query_stage
+    from xai_bench.explain.features import prompt_features
+    from xai_bench.explain.perturbation import generate_perturbations
+    from xai_bench.explain.significance import permutation_pvalue, permutation_pvalues
 
     assert len(PROMPT.split()) == 12
     cfg = ExplainConfig(methods=("gsmile",), n_perturbations=args.perturbations, seed=0)

@@ -23,11 +23,11 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from xai_bench.cache import ResponseCache  # noqa: E402
+from xai_bench.llm.cache import ResponseCache  # noqa: E402
 from xai_bench.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402
-from xai_bench.features import prompt_features  # noqa: E402
-from xai_bench.perturbation import generate_perturbations  # noqa: E402
-from xai_bench.query import QuerySettings, query_model  # noqa: E402
+from xai_bench.explain.features import prompt_features  # noqa: E402
+from xai_bench.explain.perturbation import generate_perturbations  # noqa: E402
+from xai_bench.llm.query import QuerySettings, query_model  # noqa: E402
 
 PROMPT = "Give me three tips for cooking rice on a gas stove ."
 WORDS = ("please explain how a small village could plan a fair budget for clean water roads schools and "
@@ -58,7 +58,7 @@ def bench_cache(j: int, max_tokens: int) -> None:
 
 
 def bench_overhead(j: int, max_tokens: int, rounds: int = 2) -> None:
-    from xai_bench.models.local import _load
+    from xai_bench.llm.models.local import _load
 
     prompts = list(dict.fromkeys(prompts_for(PROMPT, j, seed=1)))
     settings = QuerySettings(model="local/smollm2-135m", max_tokens=max_tokens, system_prompt=DEFAULT_SYSTEM_PROMPT)
@@ -118,7 +118,7 @@ def _free_port() -> int:
 
 
 def bench_server(n_prompts: int, max_tokens: int) -> None:
-    from xai_bench.models.local import resolve_local_model
+    from xai_bench.llm.models.local import resolve_local_model
 
     port = _free_port()
     log = open(Path(tempfile.gettempdir()) / f"bench-llama-server-{port}.log", "wb")

@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from xai_bench.config import ExplainConfig  # noqa: E402
-from xai_bench.embeddings import Embedder  # noqa: E402
-from xai_bench.explainer import explain  # noqa: E402
+from xai_bench.explain.embeddings import Embedder  # noqa: E402
+from xai_bench.explain.explainer import explain  # noqa: E402
 
 CONTROL_PROMPT = "Please tell me what the meaning of my life could be ."
 TRUTH = {"meaning", "life"}

@@ -116,9 +116,9 @@ def xai_benchmark():
 
     @task
     def log_mlflow(run_dir: str, ti=None) -> str:
-        from xai_bench.pipeline import record_mlflow
+        from xai_bench.ops.pipeline import record_mlflow
 
-        from xai_bench.tracking import run_url
+        from xai_bench.ops.tracking import run_url
 
         run_id = record_mlflow(run_dir)
         ti.xcom_push(key="mlflow_run_url", value=run_url(run_id))  # shown as a link by the xai_bench plugin
@@ -126,13 +126,13 @@ def xai_benchmark():
 
     @task
     def drift_gate(run_dir: str, params=None) -> dict:
-        from xai_bench.pipeline import run_gate
+        from xai_bench.ops.pipeline import run_gate
 
         return run_gate(run_dir, params["baseline"], params["thresholds"])
 
     @task
     def audit_record(run_dir: str, gate: dict, mlflow_run_id: str) -> str:
-        from xai_bench.pipeline import record_audit
+        from xai_bench.ops.pipeline import record_audit
 
         return record_audit(run_dir, gate=gate, mlflow_run_id=mlflow_run_id)["hash"]
 

@@ -25,7 +25,7 @@ def xai_data_watch():
     def data_version_changed() -> str:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from xai_bench.pipeline import data_version
+        from xai_bench.ops.pipeline import data_version
 
         current = data_version(PROJECT)
         state = os.path.join(PROJECT, "runs", ".data_version")

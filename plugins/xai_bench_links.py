@@ -4,7 +4,7 @@ The task that logs the benchmark to MLflow pushes the run's UI address as the XC
 ``mlflow_run_url`` (``XCOM_KEY``), for example::
 
     from airflow.sdk import get_current_context
-    get_current_context()["ti"].xcom_push(key="mlflow_run_url", value=xai_bench.tracking.run_url(run_id))
+    get_current_context()["ti"].xcom_push(key="mlflow_run_url", value=xai_bench.ops.tracking.run_url(run_id))
 
 Registered as a *global* link by ``xai_bench_plugin.XaiBenchPlugin``, so Airflow 3's API
 server calls ``get_link`` for any task of any DAG run; it returns that task's own

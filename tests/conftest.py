@@ -39,7 +39,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def embedder():
     """One embedding model per test session (loading it takes seconds)."""
-    from xai_bench.embeddings import Embedder
+    from xai_bench.explain.embeddings import Embedder
 
     return Embedder()
 

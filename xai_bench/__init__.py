@@ -1,9 +1,9 @@
 """xai-bench: measure how well token-level explanations explain large language models."""
 
 from .config import METHODS, ConfigError, ExplainConfig
-from .explanation import Explanation, PerturbationRecord
-from .features import Features, prompt_features
-from .perturbation import Perturbations, generate_perturbations
+from .explain.explanation import Explanation, PerturbationRecord
+from .explain.features import Features, prompt_features
+from .explain.perturbation import Perturbations, generate_perturbations
 
 __all__ = [
     "METHODS",

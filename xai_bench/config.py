@@ -135,7 +135,7 @@ class ExplainConfig:
         _check("alpha", _is_num(self.alpha) and 0 < self.alpha < 1, "a float in the range (0, 1)", self.alpha)
         _check("timeout", _is_num(self.timeout) and self.timeout > 0, "a float in the range (0, inf)", self.timeout)
         _check("extra", isinstance(self.extra, dict), "a mapping", self.extra)
-        from .output_distance import validate_output_extra  # output_mode, n_samples, top_logprobs
+        from .explain.output_distance import validate_output_extra  # output_mode, n_samples, top_logprobs
 
         validate_output_extra(self.extra, float(self.temperature))
 

@@ -14,7 +14,7 @@ def test_run_record_logs_gates_and_audits(tmp_path, monkeypatch, tiny_run):
     from click.testing import CliRunner
     from mlflow import MlflowClient
 
-    from xai_bench.audit import read_records, verify_log
+    from xai_bench.ops.audit import read_records, verify_log
     from xai_bench.cli import main
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

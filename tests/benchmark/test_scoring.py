@@ -9,9 +9,9 @@ def test_a_variant_is_fitted_without_touching_the_method_table(embedder):
     from xai_bench.benchmark.config import VariantSpec
     from xai_bench.benchmark.scoring import PerturbationSet, fit_method
     from xai_bench.config import METHODS, ExplainConfig
-    from xai_bench.explainer import distance_stage, query_stage
-    from xai_bench.features import prompt_features
-    from xai_bench.perturbation import generate_perturbations
+    from xai_bench.explain.explainer import distance_stage, query_stage
+    from xai_bench.explain.features import prompt_features
+    from xai_bench.explain.perturbation import generate_perturbations
 
     cfg = ExplainConfig(methods=("gsmile", "lime"), n_perturbations=16, pvalue_permutations=0)
     feats = prompt_features("What is the meaning of life ?")

@@ -56,7 +56,7 @@ def test_the_gate_reads_this_run_and_fails_a_worse_copy_of_it(smoke_run, tmp_pat
     # 0.5 lower on every 'paper' prompt must fail on exactly that cell and metric.
     import json
 
-    from xai_bench.gate import compare, load_run
+    from xai_bench.ops.gate import compare, load_run
 
     run_dir, metrics, _ = smoke_run
     worse = tmp_path / "worse"

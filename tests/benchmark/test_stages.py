@@ -108,8 +108,8 @@ def test_oracle_rationale_reads_only_the_text_slot_of_a_templated_example():
     from xai_bench.benchmark.stages import resolve_model
     from xai_bench.config import ExplainConfig
     from xai_bench.datasets import Example
-    from xai_bench.explainer import query_stage
-    from xai_bench.perturbation import Perturbations
+    from xai_bench.explain.explainer import query_stage
+    from xai_bench.explain.perturbation import Perturbations
 
     template = "Answer the question by choosing A or B.\nQuestion: {text}\nA. river\nB. mountain\nAnswer:"
     ex = Example(id="t/1", dataset="t", task="multiple_choice", template=template,

@@ -43,7 +43,7 @@ def test_malformed_row_stops_the_run_before_any_query(kind, tmp_path, monkeypatc
         raise AssertionError("a model was queried although the data set is invalid")
 
     monkeypatch.setattr(stages, "query_stage", no_query)
-    monkeypatch.setattr("xai_bench.query.query_model", no_query)
+    monkeypatch.setattr("xai_bench.llm.query.query_model", no_query)
     config = BenchmarkConfig.from_dict({"models": ["oracle:@rationale"],
                                         "datasets": [{"name": "toy", "path": str(path)}], "cache": "off"})
     with pytest.raises(DataValidationError) as info:

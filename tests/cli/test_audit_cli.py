@@ -7,9 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from xai_bench.audit import append_record, canonical_json, read_records
+from xai_bench.ops.audit import append_record, canonical_json, read_records
 from xai_bench.cli import main
-from tests.test_audit import N_RECORDS, payload
+from tests.ops.test_audit import N_RECORDS, payload
 
 
 @pytest.fixture

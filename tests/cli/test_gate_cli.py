@@ -8,7 +8,7 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from tests.test_gate import DS, G, M, base_cells, prompts, with_values, write_run
+from tests.ops.test_gate import DS, G, M, base_cells, prompts, with_values, write_run
 from xai_bench.cli import main
 
 

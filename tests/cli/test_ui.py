@@ -55,7 +55,7 @@ def _isolated_prefix() -> list[str]:
 def test_ui_answers_offline_within_a_minute_on_the_runs_view(tmp_path: Path):
     from mlflow.tracking import MlflowClient
 
-    from xai_bench.tracking import EXPERIMENT_KIND_TAG, EXPERIMENT_NAME
+    from xai_bench.ops.tracking import EXPERIMENT_KIND_TAG, EXPERIMENT_NAME
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)

@@ -36,7 +36,7 @@ def services_probe():
     def log_mlflow():
         import json, os
         from pathlib import Path
-        from xai_bench.tracking import log_benchmark_run, run_url
+        from xai_bench.ops.tracking import log_benchmark_run, run_url
 
         out = Path(os.environ["XAI_BENCH_HOME"]) / "runs" / "probe"
         out.mkdir(parents=True, exist_ok=True)
@@ -49,7 +49,7 @@ def services_probe():
 
     @task
     def gate(mlflow_run_id):
-        from xai_bench.tracking import read_run_metrics
+        from xai_bench.ops.tracking import read_run_metrics
 
         assert read_run_metrics(mlflow_run_id)["results"]["oracle/a"]["paper"]["gsmile"]["att_auroc"] == 0.9
 

@@ -142,7 +142,7 @@ def test_test_connection_needs_no_network():
 
 
 def test_litellm_accepts_the_kwargs():
-    from xai_bench.models._litellm import set_offline_env
+    from xai_bench.llm.models._litellm import set_offline_env
 
     set_offline_env()
     import litellm

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..paths import REPO_ROOT
 from ..config import METHODS, ConfigError, ExplainConfig, MethodSpec, _check, _is_int, _is_num  # shared validators
 
 __all__ = [
@@ -70,7 +71,6 @@ ORACLE_RATIONALE = "oracle:@rationale"
 RANDOM_METHOD = "random"
 CHANGE_KINDS = ("append", "punctuation", "synonym")
 CACHE_MODES = ("default", "run", "off")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 _INPUT_DISTANCES = ("wmd", "cosine", "wmd+cosine")
 _KERNELS = ("gaussian", "lime")

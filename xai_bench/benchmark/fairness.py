@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import ConfigError, ExplainConfig
-from ..explanation import Explanation
+from ..explain.explanation import Explanation
 
 __all__ = ["PromptVariant", "FairnessResult", "variants_from_dataset", "variants_from_yaml", "fairness_probe", "attribution_shares"]
 
@@ -130,8 +130,8 @@ def _compare(a: Explanation, b: Explanation) -> dict[str, Any]:
 def fairness_probe(variants: Sequence[PromptVariant], model: str, config: ExplainConfig, *, cache: Any = None,
                    embedder: Any = None, progress: bool = False) -> FairnessResult:
     """Explain every variant with every method of ``config`` and compare every pair (see module docstring)."""
-    from ..embeddings import Embedder
-    from ..explainer import explain
+    from ..explain.embeddings import Embedder
+    from ..explain.explainer import explain
 
     if len(variants) < 2:
         raise ConfigError(f"A fairness probe compares at least 2 prompt variants; got {len(variants)}.")

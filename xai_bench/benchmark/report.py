@@ -1,7 +1,7 @@
 """The reduce stage: per-prompt rows -> metrics.json, per_prompt.csv, heatmaps and report.md.
 
 ``metrics.json`` follows the schema written down key by key in ``docs/results-schema.md``
-(schema version 1, the one ``xai_bench.gate`` reads). Every value is a finite number: a
+(schema version 1, the one ``xai_bench.ops.gate`` reads). Every value is a finite number: a
 metric that is not enabled, or undefined on every prompt, is left out rather than written
 as NaN, and the report says why where it is a known case (faithfulness with fewer than
 three models).
@@ -250,8 +250,8 @@ def _faithfulness(results: dict[str, Any], task_acc: dict[str, Any], config: Ben
 
 def _heatmaps(run_dir: Path, explanations: list[tuple[str, str, dict[str, Any]]], config: BenchmarkConfig
               ) -> list[tuple[str, str, str, str]]:
-    from ..explanation import Explanation
-    from ..heatmap import render_html, render_png
+    from ..explain.explanation import Explanation
+    from ..explain.heatmap import render_html, render_png
 
     by_example: dict[tuple[str, str, str], list[Explanation]] = defaultdict(list)
     for model, dataset, item in explanations:

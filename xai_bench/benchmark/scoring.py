@@ -44,9 +44,9 @@ import numpy as np
 from .. import config as config_module
 from ..config import ExplainConfig, MethodSpec
 from ..errors import XaiBenchError
-from ..explainer import DistanceStage, QueryStage, distance_stage, fit_stage, query_stage
-from ..explanation import Explanation
-from ..features import Features
+from ..explain.explainer import DistanceStage, QueryStage, distance_stage, fit_stage, query_stage
+from ..explain.explanation import Explanation
+from ..explain.features import Features
 from ..metrics import (
     attribution_accuracy,
     consistency,
@@ -56,8 +56,8 @@ from ..metrics import (
     topk_jaccard,
 )
 from ..metrics.fidelity import fidelity_stats
-from ..perturbation import Perturbations
-from ..surrogates import gaussian_kernel, lime_kernel
+from ..explain.perturbation import Perturbations
+from ..explain.surrogates import gaussian_kernel, lime_kernel
 from .config import RANDOM_METHOD, BenchmarkConfig, VariantSpec
 from .rundir import derive_seed
 

@@ -37,16 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import ResponseCache
+from ..llm.cache import ResponseCache
 from ..config import ConfigError
 from ..datasets import Dataset, Example, load_dataset
 from ..errors import ModelError, XaiBenchError
-from ..explainer import DistanceStage, QueryStage, distance_stage, query_stage
-from ..features import Features, prompt_features
+from ..explain.explainer import DistanceStage, QueryStage, distance_stage, query_stage
+from ..explain.features import Features, prompt_features
 from ..metrics.stability import minimal_changes
-from ..perturbation import Perturbations, generate_perturbations, masks_left
+from ..paths import REPO_ROOT, response_cache_path
+from ..explain.perturbation import Perturbations, generate_perturbations, masks_left
 from .answers import parse_answer
-from .config import ORACLE_RATIONALE, REPO_ROOT, BenchmarkConfig
+from .config import ORACLE_RATIONALE, BenchmarkConfig
 from .report import aggregate
 from .rundir import derive_seed, read_json, slug, stage_path, write_json
 from .scoring import PerturbationSet, covering_methods, score_example
@@ -78,7 +79,7 @@ def resolve_model(model: str, example: Example) -> str:
         return model
     import re
 
-    from ..models.oracle import SLOT_MARK, oracle_model
+    from ..llm.models.oracle import SLOT_MARK, oracle_model
 
     if example.rationale is None:
         raise ModelError(f"{ORACLE_RATIONALE} needs a rationale, and example {example.id!r} has none.")
@@ -94,15 +95,12 @@ def resolve_model(model: str, example: Example) -> str:
 
 def open_run_cache(config: BenchmarkConfig, run_dir: str | Path) -> ResponseCache | None:
     """The response cache the configuration names ("default", "run", "off" or a path)."""
-    import os
-
     if config.cache == "off":
         return None
     if config.cache == "run":
         return ResponseCache(Path(run_dir) / "responses.sqlite")
     if config.cache == "default":
-        base = os.environ.get("XAI_BENCH_CACHE_DIR") or os.path.join(Path.home(), ".cache", "xai-bench")
-        return ResponseCache(Path(base) / "responses.sqlite")
+        return ResponseCache(response_cache_path())
     return ResponseCache(Path(config.cache).expanduser())
 
 
@@ -133,7 +131,7 @@ def _backend(models: list[str]) -> dict[str, Any] | None:
     """The llama.cpp build and this machine's CPU, when a local model runs (answers depend on both)."""
     if not any(m.startswith("local/") for m in models):
         return None
-    from ..models.llama_build import backend_info, cpu_description
+    from ..llm.models.llama_build import backend_info, cpu_description
 
     return {**backend_info().to_dict(), "cpu": cpu_description()}
 
@@ -181,8 +179,8 @@ def _settings_label(label: str) -> str:
 
 def prepare(config: BenchmarkConfig, run_dir: str | Path) -> list[str]:
     """Validate data and models, write config.json, run.json and the shard files; return shard ids."""
-    from ..query import check_model
-    from ..validation import DATASET_RULES
+    from ..llm.query import check_model
+    from ..datasets.validation import DATASET_RULES
 
     run_dir = Path(run_dir)
     notes: list[str] = []
@@ -341,7 +339,7 @@ def query(run_dir: str | Path, shard_id: str, *, progress: bool = False) -> Path
 
 def distances(run_dir: str | Path, shard_id: str) -> Path:
     """IWMD, mask cosine, OWMD and output cosine (and OWMD p-values where configured) per set."""
-    from ..embeddings import Embedder
+    from ..explain.embeddings import Embedder
 
     run_dir = Path(run_dir)
     out = stage_path(run_dir, "distances", shard_id)
@@ -373,7 +371,7 @@ def distances(run_dir: str | Path, shard_id: str) -> Path:
 
 def fit(run_dir: str | Path, shard_id: str) -> Path:
     """Explanations of every method and every per-prompt metric; task answers on labelled rows."""
-    from ..embeddings import Embedder
+    from ..explain.embeddings import Embedder
 
     run_dir = Path(run_dir)
     out = stage_path(run_dir, "fit", shard_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -12,8 +11,9 @@ import click
 
 from ..config import ConfigError, ExplainConfig
 from ..errors import XaiBenchError
+from ..paths import response_cache_path
 
-__all__ = ["user_errors", "load_config", "default_cache_path", "open_cache", "console"]
+__all__ = ["user_errors", "load_config", "open_cache", "console"]
 
 
 def console() -> Any:
@@ -27,7 +27,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..features import FeatureError
+        from ..explain.features import FeatureError
 
         try:
             return fn(*args, **kwargs)
@@ -63,15 +63,10 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> ExplainConfig:
     return ExplainConfig.from_dict(values)
 
 
-def default_cache_path() -> Path:
-    base = os.environ.get("XAI_BENCH_CACHE_DIR") or os.path.join(Path.home(), ".cache", "xai-bench")
-    return Path(base) / "responses.sqlite"
-
-
 def open_cache(path: str | None, no_cache: bool, refresh: bool) -> Any:
-    from ..cache import ResponseCache
+    from ..llm.cache import ResponseCache
 
     if no_cache and refresh:
         raise click.UsageError("Use just one of --no-cache or --refresh-cache.")
     mode = "off" if no_cache else ("refresh" if refresh else "use")
-    return ResponseCache(Path(path) if path else default_cache_path(), mode=mode)
+    return ResponseCache(Path(path) if path else response_cache_path(), mode=mode)

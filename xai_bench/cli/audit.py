@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..audit import AuditError, render_report, verify_log
+from ..ops.audit import AuditError, render_report, verify_log
 
 __all__ = ["audit"]
 

@@ -39,7 +39,7 @@ def _methods(method: tuple[str, ...]) -> tuple[str, ...] | None:
 
 def write_outputs(explanations: dict[str, Any], out: Path) -> dict[str, Path]:
     """explanation.json (the first method), explanation_<method>.json for each, heatmap.html/png."""
-    from ..heatmap import render_html, render_png
+    from ..explain.heatmap import render_html, render_png
 
     out.mkdir(parents=True, exist_ok=True)
     exps = list(explanations.values())
@@ -110,7 +110,7 @@ def explain(prompt: str, model: str, out: str, config_path: str | None, method: 
       xai-bench explain "What is the meaning of life ?" --model "oracle:meaning,life" --out out/oracle
       xai-bench explain "Give me three tips for cooking rice ." -m local/smollm2-135m -j 32 --method all -o out/rice
     """
-    from ..explainer import explain as run_explain
+    from ..explain.explainer import explain as run_explain
 
     config = load_config(config_path, {**flags, "methods": _methods(method)})
     cache = open_cache(cache_path, no_cache, refresh_cache)
@@ -139,7 +139,7 @@ def examples(model: str, out: str, n_perturbations: int, seed: int, cache_path: 
     from rich.table import Table
 
     from ..config import ExplainConfig
-    from ..explainer import explain as run_explain
+    from ..explain.explainer import explain as run_explain
 
     config = ExplainConfig(methods=("gsmile", "lime", "baylime"), n_perturbations=n_perturbations, seed=seed)
     cache = open_cache(cache_path, no_cache, refresh_cache)

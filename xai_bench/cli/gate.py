@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..gate import EXIT_CODES, GateInputError, GateReport, GateRow, compare, is_mlflow_source, load_run, load_thresholds
+from ..ops.gate import EXIT_CODES, GateInputError, GateReport, GateRow, compare, is_mlflow_source, load_run, load_thresholds
 
 __all__ = ["gate"]
 

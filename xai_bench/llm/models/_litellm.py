@@ -1,0 +1,66 @@
+"""The one door to every model: litellm, with xai-bench's in-process providers registered.
+
+``local/<name>``  llama.cpp models shipped in PyPI packages (see ``xai_bench.llm.models.local``)
+``oracle/<w1>,<w2>``  deterministic control models with planted ground truth; users write
+                  them as ``oracle:<w1>,<w2>`` (``litellm_model_name`` maps the spelling).
+``control/<kind>``  failure-path control models (empty answers, errors, a share of failures).
+Everything else (``openai/...``, ``anthropic/...``, ``ollama/...``, an ``api_base``) goes to
+litellm unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import ModuleType
+
+__all__ = ["get_litellm", "litellm_model_name", "set_offline_env"]
+
+_lock = threading.Lock()
+_registered = False
+
+
+def set_offline_env() -> None:
+    """Switches that stop litellm and Hugging Face libraries from calling the network."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def litellm_model_name(model: str) -> str:
+    """The litellm spelling of a user model string (``oracle:a,b`` -> ``oracle/a,b``)."""
+    for family in ("oracle", "control"):
+        if model.startswith(family + ":"):
+            return family + "/" + model[len(family) + 1 :]
+    return model
+
+
+def get_litellm() -> ModuleType:
+    """Import litellm offline-safe and register the ``local`` and ``oracle`` providers once."""
+    global _registered
+    set_offline_env()
+    import litellm
+
+    with _lock:
+        if not _registered:
+            from .control import ControlLLM
+            from .local import LocalLLM
+            from .oracle import OracleLLM
+
+            litellm.suppress_debug_info = True
+            providers = [p for p in (litellm.custom_provider_map or []) if p.get("provider") not in ("local", "oracle", "control")]
+            providers += [
+                {"provider": "local", "custom_handler": LocalLLM()},
+                {"provider": "oracle", "custom_handler": OracleLLM()},
+                {"provider": "control", "custom_handler": ControlLLM()},
+            ]
+            litellm.custom_provider_map = providers
+            from litellm.utils import custom_llm_setup
+
+            custom_llm_setup()
+            _registered = True
+    return litellm

@@ -1,0 +1,511 @@
+"""An append-only, hash-chained audit log of benchmark runs (JSON Lines).
+
+Every run appends one record::
+
+    {"seq": 1, "prev_hash": "000...0", "time": "2025-01-01T00:00:00Z", "user": "ci",
+     "run_id": ..., "git_commit": ..., "config_hash": ..., "dataset_hashes": {name: sha256},
+     "models": {name: {"weights_sha256": ...}}, "embedding_model": ..., "seeds": [...],
+     "prompt_hashes": [...] or {"count": n, "sha256": digest}, "response_hashes": ...,
+     "metrics": {...}, "gate_verdict": ..., "hash": "<sha256>"}
+
+Chain
+-----
+Each line is the record's canonical JSON (``sort_keys=True``, ``separators=(",", ":")``,
+ASCII only). ``hash`` is the SHA-256 of the canonical JSON of the record without ``hash``;
+``prev_hash`` is the ``hash`` of the record before (64 zeros for the first); ``seq`` counts
+from 1. ``verify_log`` recomputes all of it, so an edited, removed, inserted or reordered
+record breaks the chain at or right after the change. Removing the *last* records leaves a
+valid shorter chain: keep the head hash elsewhere (for example as an MLflow tag) and pass it
+as ``expected_head`` to detect that too.
+
+Secrets
+-------
+``append_record`` replaces with ``"[REDACTED]"`` the value of every key whose name contains
+api_key, apikey, token, secret, password, passwd, authorization, credential(s) or
+private_key as a word (so ``max_new_tokens`` stays, ``HF_TOKEN`` goes), and every
+substring that looks like an API key (``sk-...``, ``hf_...``, ``ghp_...``, ``AKIA...``).
+Non-finite floats (NaN, inf) are stored as null, since JSON has no spelling for them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import getpass
+import hashlib
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import XaiBenchError
+
+__all__ = [
+    "GENESIS_HASH",
+    "REDACTED",
+    "AuditError",
+    "AuditRecord",
+    "VerifyResult",
+    "append_record",
+    "canonical_json",
+    "read_records",
+    "record_hash",
+    "render_report",
+    "scrub_secrets",
+    "sha256_file",
+    "text_hashes",
+    "verify_log",
+]
+
+GENESIS_HASH = "0" * 64
+REDACTED = "[REDACTED]"
+_RESERVED = ("seq", "prev_hash", "hash")
+
+_SECRET_WORDS = {"token", "secret", "password", "passwd", "authorization", "credential", "credentials", "apikey"}
+_SECRET_PAIRS = {("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")}
+_SECRET_VALUE = re.compile(
+    r"(?<![A-Za-z0-9_])(?:sk-[A-Za-z0-9_\-]{12,}"  # OpenAI / Anthropic style
+    r"|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9\-]{10,})"
+)
+
+
+class AuditError(XaiBenchError):
+    """The audit log cannot be read or extended; the message names the file and the problem."""
+
+
+# ---------------------------------------------------------------------------- hashing
+
+
+def canonical_json(obj: Any) -> str:
+    """The canonical JSON text that hashes are computed over."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 hex of the canonical JSON of ``record`` without its ``hash`` key."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """SHA-256 hex of a file's bytes (model weights, dataset files)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def text_hashes(texts: Iterable[str], *, inline_limit: int | None = None) -> list[str] | dict[str, Any]:
+    """SHA-256 hex of each text (UTF-8); above ``inline_limit`` texts, one digest of them all.
+
+    The digest form is ``{"count": n, "sha256": sha256 of the newline-joined hashes}``, so a
+    reviewer holding the texts can recompute it.
+    """
+    hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+    if inline_limit is not None and len(hashes) > inline_limit:
+        return {"count": len(hashes), "sha256": hashlib.sha256("\n".join(hashes).encode("ascii")).hexdigest()}
+    return hashes
+
+
+# ---------------------------------------------------------------------------- secrets
+
+
+def _key_is_secret(key: str) -> bool:
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", key)]
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:]))
+
+
+def scrub_secrets(obj: Any) -> Any:
+    """A copy of ``obj`` with secret-named keys' values and key-like strings redacted.
+
+    Also turns tuples into lists and non-finite floats into None (JSON cannot hold them).
+    """
+    if isinstance(obj, Mapping):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise AuditError(f"audit payload keys must be strings. Got {k!r} ({type(k).__name__}).")
+            key = _SECRET_VALUE.sub(REDACTED, k)
+            out[key] = REDACTED if _key_is_secret(k) else scrub_secrets(v)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [scrub_secrets(v) for v in obj]
+    if isinstance(obj, str):
+        return _SECRET_VALUE.sub(REDACTED, obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (bool, int, float)):
+        return obj
+    raise AuditError(
+        f"audit payload values must be JSON data (dict, list, str, number, bool, None). "
+        f"Got {type(obj).__name__}: {obj!r:.60}; convert it first (e.g. str() a path)."
+    )
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditRecord:
+    """The payload of one run's audit record; ``to_payload()`` gives what ``append_record`` takes."""
+
+    run_id: str
+    git_commit: str | None = None
+    config_hash: str | None = None
+    dataset_hashes: dict[str, str] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    embedding_model: str | None = None
+    seeds: list[int] | int | None = None
+    prompt_hashes: list[str] | dict[str, Any] = field(default_factory=list)
+    response_hashes: list[str] | dict[str, Any] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    gate_verdict: str | dict[str, Any] | None = None
+    user: str | None = None
+    time: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.run_id, str) or not self.run_id:
+            raise ValueError(f"The 'run_id' parameter must be a non-empty string. Got {self.run_id!r} instead.")
+        clash = set(self.extra) & (set(_RESERVED) | {f for f in self.__dataclass_fields__ if f != "extra"})
+        if clash:
+            raise ValueError(f"The 'extra' parameter must not repeat record fields. Got {sorted(clash)}.")
+
+    def to_payload(self) -> dict[str, Any]:
+        payload = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        payload = {k: v for k, v in payload.items() if not (k in ("user", "time") and v is None)}
+        payload.update(self.extra)
+        return payload
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def _last_line(fd: int) -> bytes:
+    """The last line of an open file (without its newline), reading backwards in blocks."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    if end == 0:
+        return b""
+    buf = b""
+    pos = end
+    while pos > 0:
+        step = min(8192, pos)
+        pos -= step
+        buf = os.pread(fd, step, pos) + buf
+        body = buf[:-1] if buf.endswith(b"\n") else buf
+        if b"\n" in body:
+            return body.rsplit(b"\n", 1)[1]
+    return buf[:-1] if buf.endswith(b"\n") else buf
+
+
+def append_record(log_path: str | os.PathLike[str], payload: Mapping[str, Any] | AuditRecord) -> dict[str, Any]:
+    """Append one record to the log (created if absent) and return it as written.
+
+    Computes ``seq``, ``prev_hash`` and ``hash``; fills ``time`` (UTC) and ``user`` when the
+    payload has none; redacts secrets. An exclusive ``fcntl`` lock on the log makes
+    concurrent appends from several processes safe. Refuses to extend a log whose last
+    record is damaged (run ``verify_log`` to find out where).
+    """
+    if isinstance(payload, AuditRecord):
+        payload = payload.to_payload()
+    if not isinstance(payload, Mapping):
+        raise AuditError(f"audit payload must be a mapping. Got {type(payload).__name__}.")
+    reserved = [k for k in _RESERVED if k in payload]
+    if reserved:
+        raise AuditError(f"audit payload must not set {reserved}: append_record computes them.")
+    body = scrub_secrets(payload)
+    body.setdefault("time", _utc_now())
+    body.setdefault("user", _current_user())
+
+    path = Path(log_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as e:
+        raise AuditError(f"{path}: cannot open the audit log for appending: {e.strerror or e}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        last = _last_line(fd)
+        if last:
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if os.pread(fd, 1, size - 1) != b"\n":
+                raise AuditError(
+                    f"{path}: the last record is incomplete (no trailing newline); run 'xai-bench audit verify'."
+                )
+            try:
+                prev = json.loads(last.decode("ascii"))
+                ok = (isinstance(prev, dict) and isinstance(prev.get("seq"), int)
+                      and prev.get("hash") == record_hash(prev))
+            except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
+                ok = False
+            if not ok:
+                raise AuditError(
+                    f"{path}: the last record fails its hash check; refusing to extend a damaged chain. "
+                    "Run 'xai-bench audit verify' to find the first bad record."
+                )
+            seq, prev_hash = prev["seq"] + 1, prev["hash"]
+        else:
+            seq, prev_hash = 1, GENESIS_HASH
+        record = {"seq": seq, "prev_hash": prev_hash, **body}
+        record["hash"] = record_hash(record)
+        line = (canonical_json(record) + "\n").encode("ascii")
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    return record
+
+
+# ---------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyResult:
+    """Outcome of ``verify_log``. On failure, ``first_bad_line`` (1-based) names the first bad record."""
+
+    ok: bool
+    n_records: int
+    first_bad_seq: int | None = None
+    first_bad_line: int | None = None
+    reason: str = ""
+    head_hash: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise AuditError(f"{path}: audit log not found.") from e
+    except IsADirectoryError as e:
+        raise AuditError(f"{path}: is a directory, not an audit log file.") from e
+    except OSError as e:
+        raise AuditError(f"{path}: cannot read the audit log: {e.strerror or e}") from e
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def verify_log(path: str | os.PathLike[str], *, expected_head: str | None = None) -> VerifyResult:
+    """Check every record's form, hash, sequence number and link to the record before.
+
+    ``expected_head``: the ``hash`` the last record must have (detects removed tail records).
+    Raises AuditError when the file cannot be read at all.
+    """
+    p = Path(path)
+    data = _read_bytes(p)
+    lines = _split_lines(data)
+    prev_hash, n = GENESIS_HASH, 0
+
+    def bad(lineno: int, seq: Any, reason: str) -> VerifyResult:
+        return VerifyResult(ok=False, n_records=n, first_bad_seq=seq if isinstance(seq, int) else None,
+                            first_bad_line=lineno, reason=reason, head_hash=prev_hash if n else None)
+
+    for lineno, raw in enumerate(lines, start=1):
+        expected_seq = lineno
+        try:
+            text = raw.decode("ascii")
+            rec = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as e:
+            return bad(lineno, None, f"line {lineno} is not a valid JSON record ({type(e).__name__})")
+        if not isinstance(rec, dict):
+            return bad(lineno, None, f"line {lineno} is not a JSON object")
+        seq = rec.get("seq")
+        try:
+            canonical = canonical_json(rec)
+        except ValueError:
+            canonical = None
+        if canonical != text:
+            return bad(lineno, seq, f"record at line {lineno} is not in canonical form (edited by hand?)")
+        if not isinstance(rec.get("hash"), str) or rec["hash"] != record_hash(rec):
+            return bad(lineno, seq, f"record at line {lineno} does not match its hash (content edited)")
+        if seq != expected_seq:
+            return bad(lineno, seq, f"record at line {lineno} has seq {seq!r}, expected {expected_seq} "
+                                    "(records removed, inserted or reordered)")
+        if rec.get("prev_hash") != prev_hash:
+            return bad(lineno, seq, f"record at line {lineno} does not link to the record before it "
+                                    "(records removed, inserted, reordered or re-hashed)")
+        prev_hash, n = rec["hash"], n + 1
+    head = prev_hash if n else None
+    if expected_head is not None and head != expected_head:
+        return VerifyResult(ok=False, n_records=n, first_bad_seq=None, first_bad_line=None, head_hash=head,
+                            reason=f"the last record's hash is {head}, expected {expected_head} "
+                                   "(records removed from or added to the end)")
+    return VerifyResult(ok=True, n_records=n, head_hash=head)
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every record of the log that parses as a JSON object, in file order (no chain check)."""
+    out = []
+    for raw in _split_lines(_read_bytes(Path(path))):
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+
+
+_HEADER_KEYS = ("run_id", "time", "user", "git_commit", "config_hash", "embedding_model", "seeds", "seq", "hash",
+                "prev_hash")
+_SECTION_KEYS = {"models", "dataset_hashes", "metrics", "gate_verdict", "prompt_hashes", "response_hashes"}
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (dict, list)):
+        return canonical_json(v)
+    return str(v)
+
+
+def _flatten_metrics(metrics: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    if not isinstance(metrics, dict):
+        return [(prefix, metrics)]
+    rows = []
+    for k, v in metrics.items():
+        rows.extend(_flatten_metrics(v, prefix + (str(k),)))
+    return rows
+
+
+def _hash_summary(v: Any) -> str:
+    if isinstance(v, list):
+        digest = hashlib.sha256("\n".join(map(str, v)).encode("utf-8")).hexdigest()
+        return f"{len(v)} hashes; digest {digest}"
+    if isinstance(v, dict) and "count" in v:
+        return f"{v.get('count')} hashes; digest {v.get('sha256', '-')}"
+    return _cell(v)
+
+
+def _sections(rec: Mapping[str, Any], status: VerifyResult, log: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    chain = (f"intact ({status.n_records} records, head {status.head_hash})" if status.ok
+             else f"BROKEN: {status.reason}")
+    secs: list[tuple[str, list[str], list[list[str]]]] = []
+    secs.append(("Run", ["field", "value"],
+                 [["audit log", log], ["chain status", chain]]
+                 + [[k, _cell(rec.get(k))] for k in _HEADER_KEYS if k in rec]))
+    models = rec.get("models") or {}
+    if isinstance(models, dict):
+        rows = []
+        for name, info in models.items():
+            info = info if isinstance(info, dict) else {"value": info}
+            rest = {k: v for k, v in info.items() if k != "weights_sha256"}
+            rows.append([name, _cell(info.get("weights_sha256")), _cell(rest) if rest else "-"])
+        secs.append(("Models", ["model", "weights sha256", "details"], rows))
+    ds = rec.get("dataset_hashes") or {}
+    if isinstance(ds, dict):
+        secs.append(("Datasets", ["dataset", "content hash"], [[k, _cell(v)] for k, v in ds.items()]))
+    secs.append(("Prompts and responses", ["kind", "hashes"],
+                 [["prompts", _hash_summary(rec.get("prompt_hashes"))],
+                  ["responses", _hash_summary(rec.get("response_hashes"))]]))
+    flat = _flatten_metrics(rec.get("metrics") or {})
+    depth = max((len(k) for k, _ in flat), default=1)
+    names = ["model", "dataset", "method", "metric"] if depth == 4 else [f"key {i + 1}" for i in range(depth)]
+    secs.append(("Metrics", names + ["value"],
+                 [list(k) + [""] * (depth - len(k)) + [_cell(v)] for k, v in flat]))
+    gv = rec.get("gate_verdict")
+    if isinstance(gv, dict):
+        gate_rows = [[k, _cell(v)] for k, v in gv.items() if k != "rows"]
+    else:
+        gate_rows = [["verdict", _cell(gv)]]
+    secs.append(("Drift gate", ["field", "value"], gate_rows))
+    other = [[k, _cell(v)] for k, v in rec.items() if k not in _SECTION_KEYS and k not in _HEADER_KEYS]
+    if other:
+        secs.append(("Other fields", ["field", "value"], other))
+    return secs
+
+
+def _md(title: str, secs: list[tuple[str, list[str], list[list[str]]]]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+    out = [f"# {esc(title)}", ""]
+    for name, header, rows in secs:
+        out += [f"## {name}", ""]
+        if not rows:
+            out += ["(none)", ""]
+            continue
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "|".join("---" for _ in header) + "|")
+        out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+        out.append("")
+    return "\n".join(out)
+
+
+def _html(title: str, secs: list[tuple[str, list[str], list[list[str]]]], ok: bool) -> str:
+    e = html.escape
+    out = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
+        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-family:monospace}"
+        ".ok{color:#070}.bad{color:#b00;font-weight:bold}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f'<p class="{"ok" if ok else "bad"}">Audit chain {"intact" if ok else "BROKEN"}</p>',
+    ]
+    for name, header, rows in secs:
+        out.append(f"<h2>{e(name)}</h2>")
+        if not rows:
+            out.append("<p>(none)</p>")
+            continue
+        out.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>")
+        out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
+        out.append("</tbody></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def render_report(log_path: str | os.PathLike[str], run_id: str | None = None,
+                  fmt: Literal["md", "html"] = "md") -> str:
+    """A Markdown or HTML report of one run's record (the last one by default) for reviewers.
+
+    Shows the run metadata, models and weight hashes, datasets and content hashes, prompt
+    and response digests, the metrics, the gate verdict and whether the chain is intact.
+    """
+    if fmt not in ("md", "html"):
+        raise ValueError(f"The 'fmt' parameter must be 'md' or 'html'. Got {fmt!r} instead.")
+    status = verify_log(log_path)
+    records = read_records(log_path)
+    if not records:
+        raise AuditError(f"{log_path}: the audit log has no records to report.")
+    if run_id is None:
+        rec = records[-1]
+    else:
+        matching = [r for r in records if r.get("run_id") == run_id]
+        if not matching:
+            known = [str(r.get("run_id")) for r in records[-10:]]
+            raise AuditError(f"{log_path}: no record with run_id {run_id!r}. Recent run ids: {', '.join(known)}.")
+        rec = matching[-1]
+    title = f"xai-bench audit report: run {rec.get('run_id', '?')}"
+    secs = _sections(rec, status, str(log_path))
+    return _md(title, secs) if fmt == "md" else _html(title, secs, status.ok)
