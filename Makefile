@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export XAI_BENCH_HOME ?= $(CURDIR)
 
-.PHONY: setup data run examples test test-slow bench lint lock clean
+.PHONY: setup data run examples test test-integration test-slow bench lint lock clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -24,6 +24,10 @@ examples: setup
 ## The default test suite (what CI runs)
 test: data
 	@$(BIN)/python -m pytest -q
+
+## Only the integration tests (real servers, DVC in a clone, the Airflow DAG run); part of `make test` too
+test-integration: data
+	@$(BIN)/python -m pytest -q -m 'integration and not slow'
 
 ## Long tests: the full main command, the Qwen model (installs its 478 MB of parts first)
 test-slow: data

@@ -20,8 +20,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from xai_bench.offline import set_offline_env  # noqa: E402
+
+set_offline_env()
 
 from xai_bench.llm.cache import ResponseCache  # noqa: E402
 from xai_bench.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402

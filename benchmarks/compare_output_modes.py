@@ -9,11 +9,11 @@ Figures are written into docs/output-distance.md by hand.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from xai_bench.offline import set_offline_env  # noqa: E402
+
+set_offline_env()
 
 import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402

@@ -24,10 +24,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from xai_bench_project import PROJECT, XAI_DATA
 
-PROJECT = os.environ.get("XAI_BENCH_HOME", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-XAI_DATA = Asset(name="xai_data", uri=f"file://{PROJECT}/data/prepared")
 
 
 def _run_dir(params: dict, run_id: str) -> str:

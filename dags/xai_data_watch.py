@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
+from xai_bench_project import PROJECT, XAI_DATA
 
-PROJECT = os.environ.get("XAI_BENCH_HOME", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-XAI_DATA = Asset(name="xai_data", uri=f"file://{PROJECT}/data/prepared")
 
 
 @dag(dag_id="xai_data_watch", schedule="@hourly", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),

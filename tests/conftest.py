@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+from xai_bench.offline import set_offline_env  # noqa: E402  (imports nothing that reaches the network)
+
+set_offline_env(telemetry=True)
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "false")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,10 +43,42 @@ def embedder():
     return Embedder()
 
 
-@pytest.fixture
-def seed(request: pytest.FixtureRequest) -> int:
-    """Default seed 0; ``XAI_BENCH_SEEDS=all`` in the environment is not used by default runs."""
-    return int(os.environ.get("XAI_BENCH_SEED", "0"))
+SEED_ENV = "XAI_BENCH_TEST_SEED"
+
+
+def test_seeds(spec: str | None = None) -> list[int]:
+    """The seeds a seeded test runs with: ``$XAI_BENCH_TEST_SEED`` as an int, a range "a-b"
+    (inclusive) or "all" (0-19); 0 when unset (the scikit-learn global-random-seed pattern)."""
+    spec = (os.environ.get(SEED_ENV, "0") if spec is None else spec).strip()
+    try:
+        if spec == "all":
+            return list(range(20))
+        if "-" in spec:
+            lo, hi = (int(v) for v in spec.split("-", 1))
+            if lo > hi:
+                raise ValueError
+            return list(range(lo, hi + 1))
+        return [int(spec)]
+    except ValueError:
+        raise pytest.UsageError(f"{SEED_ENV} must be an int, a range 'a-b' or 'all'. Got {spec!r} instead.") from None
+
+
+test_seeds.__test__ = False  # a helper, not a test
+
+
+def _parametrized_names(metafunc: pytest.Metafunc) -> set[str]:
+    names: set[str] = set()
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        argnames = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        names.update(n.strip() for n in (argnames.split(",") if isinstance(argnames, str) else argnames))
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The one seed fixture: a test that takes ``seed`` (and does not parametrize it itself)
+    runs once per seed of ``test_seeds()``."""
+    if "seed" in metafunc.fixturenames and "seed" not in _parametrized_names(metafunc):
+        metafunc.parametrize("seed", test_seeds())
 
 
 def xai_bench_cmd() -> list[str]:

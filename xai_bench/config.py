@@ -11,13 +11,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ExplainConfig", "ConfigError", "METHODS", "MethodSpec"]
+from .errors import ConfigError
+
+__all__ = ["ExplainConfig", "ConfigError", "METHODS", "MethodSpec", "OUTPUT_MODES", "OutputOptions", "validate_output_extra"]
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-
-
-class ConfigError(ValueError):
-    """A configuration value is out of range or of the wrong type."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +60,38 @@ def _is_int(v: Any) -> bool:
 
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# Output-distance options (see xai_bench.explain.output_distance), in ExplainConfig.extra.
+OUTPUT_MODES = ("text", "samples", "logprobs")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputOptions:
+    mode: str = "text"
+    n_samples: int = 8
+    top_logprobs: int = 10
+
+
+def _err(name: str, expected: str, value: Any) -> Exception:
+    return ConfigError(f"The {name!r} parameter must be {expected}. Got {value!r} instead.")
+
+
+def validate_output_extra(extra: dict[str, Any], temperature: float) -> OutputOptions:
+    """Check ``output_mode``, ``n_samples`` and ``top_logprobs`` in a config's ``extra``."""
+    mode = extra.get("output_mode", "text")
+    if mode not in OUTPUT_MODES:
+        raise _err("output_mode", f"one of {', '.join(repr(m) for m in OUTPUT_MODES)}", mode)
+    k = extra.get("n_samples", 8)
+    if not (isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 256):
+        raise _err("n_samples", "an int in the range [1, 256]", k)
+    top = extra.get("top_logprobs", 10)
+    if not (isinstance(top, int) and not isinstance(top, bool) and 1 <= top <= 20):
+        raise _err("top_logprobs", "an int in the range [1, 20]", top)
+    if mode == "samples" and temperature <= 0:
+        raise _err("temperature", "a float in the range (0, 2] when output_mode is 'samples' "
+                   "(at temperature 0 every sample is the same answer)", temperature)
+    return OutputOptions(mode=mode, n_samples=k, top_logprobs=top)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,9 +165,7 @@ class ExplainConfig:
         _check("alpha", _is_num(self.alpha) and 0 < self.alpha < 1, "a float in the range (0, 1)", self.alpha)
         _check("timeout", _is_num(self.timeout) and self.timeout > 0, "a float in the range (0, inf)", self.timeout)
         _check("extra", isinstance(self.extra, dict), "a mapping", self.extra)
-        from .explain.output_distance import validate_output_extra  # output_mode, n_samples, top_logprobs
-
-        validate_output_extra(self.extra, float(self.temperature))
+        validate_output_extra(self.extra, float(self.temperature))  # output_mode, n_samples, top_logprobs
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ExplainConfig":

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["XaiBenchError", "ModelError", "DataValidationError"]
+__all__ = ["XaiBenchError", "ConfigError", "FeatureError", "ModelError", "DataValidationError"]
 
 
 class XaiBenchError(Exception):
     """Base class of every error xai-bench raises for bad input or a failing dependency."""
+
+
+class ConfigError(XaiBenchError, ValueError):
+    """A configuration value is out of range or of the wrong type (also a ValueError)."""
+
+
+class FeatureError(XaiBenchError, ValueError):
+    """The prompt cannot be turned into features (empty, too long, bad template)."""
 
 
 class ModelError(XaiBenchError):

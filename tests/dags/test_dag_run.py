@@ -71,6 +71,7 @@ def _check(tmp_path, r, env, verdict: str):
     assert v.returncode == 0, v.stdout + v.stderr
 
 
+@pytest.mark.timeout(1500)  # airflow db migrate + the whole DAG on 2 shared cores
 def test_dag_run_on_control_models(tmp_path):
     """The whole DAG on the oracle control model (minutes, not tens of minutes)."""
     r, env = _run_dag(tmp_path, {"config": str(REPO / "configs" / "oracle-smoke.yaml"), "baseline": None})
@@ -78,6 +79,7 @@ def test_dag_run_on_control_models(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # run_dag.sh is given 3000 s
 def test_main_command_default_config(tmp_path):
     """Exactly what `make run` runs: the default configuration on the embedded SmolLM2 model,
     gated against the committed baseline."""

@@ -68,6 +68,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @pytest.mark.integration
+@pytest.mark.timeout(1800)  # services up (600 s) plus a DAG run
 def test_local_services_run_a_dag_that_logs_to_mlflow(tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()

@@ -33,10 +33,10 @@ def test_degenerate_inputs(values, expected):
     np.testing.assert_allclose(got, expected)
 
 
-def test_interval_agrees_with_normal_approximation(global_seed):
-    rng = np.random.default_rng(global_seed)
+def test_interval_agrees_with_normal_approximation(seed):
+    rng = np.random.default_rng(seed)
     x = rng.normal(loc=0.6, scale=0.1, size=400)
-    mean, low, high = bootstrap_ci(x, n_resamples=2000, seed=global_seed)
+    mean, low, high = bootstrap_ci(x, n_resamples=2000, seed=seed)
     half = 1.96 * x.std(ddof=1) / math.sqrt(len(x))
     assert mean == pytest.approx(x.mean())
     assert low == pytest.approx(mean - half, abs=0.25 * half)

@@ -31,8 +31,8 @@ def test_identical_runs_are_perfectly_consistent():
     assert out["consistency_var"] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_matches_numpy(global_seed):
-    rng = np.random.default_rng(global_seed)
+def test_matches_numpy(seed):
+    rng = np.random.default_rng(seed)
     runs = rng.normal(size=(10, 7)) * rng.uniform(0.01, 1, size=7)
     var, std = per_token_consistency(runs)
     np.testing.assert_allclose(var, np.var(runs, axis=0, ddof=1))

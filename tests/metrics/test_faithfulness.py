@@ -28,8 +28,8 @@ def test_reproduces_paper_table_2(metric, table2_r):
     assert res.n_models == 3 and res.reason is None
 
 
-def test_matches_scipy_and_numpy(global_seed):
-    rng = np.random.default_rng(global_seed)
+def test_matches_scipy_and_numpy(seed):
+    rng = np.random.default_rng(seed)
     models = [f"m{i}" for i in range(8)]
     x, y = rng.uniform(size=8), rng.uniform(size=8)
     res = faithfulness_pearson(dict(zip(models, x)), dict(zip(models, y)))

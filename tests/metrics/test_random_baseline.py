@@ -23,8 +23,8 @@ def test_ranking_is_a_uniform_permutation():
     assert np.all(np.abs(counts - 500) < 100), counts
 
 
-def test_auroc_averages_near_half_over_many_prompts(global_seed):
-    rng = np.random.default_rng(global_seed)
+def test_auroc_averages_near_half_over_many_prompts(seed):
+    rng = np.random.default_rng(seed)
     rows = []
     expected_f1 = []
     for p in range(600):
@@ -32,7 +32,7 @@ def test_auroc_averages_near_half_over_many_prompts(global_seed):
         mask = np.zeros(d, dtype=int)
         k = int(rng.integers(1, d))
         mask[rng.choice(d, size=k, replace=False)] = 1
-        rows.append(attribution_accuracy(random_attributions(d, seed=1000 * global_seed + p), mask))
+        rows.append(attribution_accuracy(random_attributions(d, seed=1000 * seed + p), mask))
         expected_f1.append(k / d)  # a random top-k hits each rationale word with probability k/d
     out = aggregate(rows)
     assert out["att_auroc"] == pytest.approx(0.5, abs=0.03)

@@ -27,11 +27,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..explain.features import FeatureError
-
         try:
             return fn(*args, **kwargs)
-        except (XaiBenchError, ConfigError, FeatureError) as e:
+        except XaiBenchError as e:  # ConfigError, FeatureError, ModelError, ... all derive from it
             click.echo(f"Error: {e}", err=True)
             report = getattr(e, "report", None)
             if report is not None and str(report) != str(e):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..ops.audit import AuditError, render_report, verify_log
+from ..ops.audit import render_report, verify_log
+from ._common import user_errors
 
 __all__ = ["audit"]
 
@@ -33,6 +34,7 @@ def audit() -> None:
 @click.option("--head", "expected_head", metavar="HASH", default=None,
               help="The hash the last record must have (kept elsewhere, e.g. in MLflow); "
                    "detects records removed from the end.")
+@user_errors  # AuditError (an XaiBenchError) -> one line on stderr, exit 2
 def verify(log: Path, expected_head: str | None) -> None:
     """Recompute every record's hash and chain link in LOG.
 
@@ -43,10 +45,7 @@ def verify(log: Path, expected_head: str | None) -> None:
     Example:
       xai-bench audit verify out/audit.jsonl
     """
-    try:
-        result = verify_log(log, expected_head=expected_head)
-    except AuditError as e:
-        raise _InputError(str(e)) from e
+    result = verify_log(log, expected_head=expected_head)
     if result.ok:
         click.secho(f"{log}: chain intact, {result.n_records} records, head {result.head_hash}", fg="green")
         return
@@ -64,6 +63,7 @@ def verify(log: Path, expected_head: str | None) -> None:
               help="Markdown or a self-contained HTML page.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report here instead of printing it.")
+@user_errors
 def report(log: Path, run_id: str | None, fmt: str, out: Path | None) -> None:
     """Render one run's audit record as a report for reviewers.
 
@@ -74,10 +74,7 @@ def report(log: Path, run_id: str | None, fmt: str, out: Path | None) -> None:
     Example:
       xai-bench audit report out/audit.jsonl --run-id 2025-01-01T00-00-00 --format html --out report.html
     """
-    try:
-        text = render_report(log, run_id=run_id, fmt=fmt)  # type: ignore[arg-type]
-    except AuditError as e:
-        raise _InputError(str(e)) from e
+    text = render_report(log, run_id=run_id, fmt=fmt)  # type: ignore[arg-type]
     if out is None:
         click.echo(text)
         return

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from ..ops.gate import EXIT_CODES, GateInputError, GateReport, GateRow, compare, is_mlflow_source, load_run, load_thresholds
+from ._common import user_errors
+from ..ops.gate import EXIT_CODES, GateReport, GateRow, compare, is_mlflow_source, load_run, load_thresholds
 
 __all__ = ["gate"]
 
@@ -78,6 +79,7 @@ def _print_table(report: GateReport) -> None:
 @click.option("--allow-insufficient", is_flag=True, default=False,
               help="Exit 0 instead of 3 when nothing failed but some metric had too few prompts to decide "
                    "(the verdict 'insufficient' is still printed and written).")
+@user_errors  # GateInputError (an XaiBenchError) -> one line on stderr, exit 2
 def gate(baseline: str, current: str, thresholds: Path | None, out: Path | None, allow_insufficient: bool) -> None:
     """Compare CUR with BASE prompt by prompt and fail when a metric regressed beyond doubt.
 
@@ -99,12 +101,9 @@ def gate(baseline: str, current: str, thresholds: Path | None, out: Path | None,
       xai-bench gate --baseline configs/baseline --current runs/ci/metrics.json \\
                      --thresholds configs/gate-thresholds.yaml
     """
-    try:
-        base_run = load_run(baseline)
-        cur_run = load_run(current)
-        rules = load_thresholds(thresholds)
-    except GateInputError as e:
-        raise _InputError(str(e)) from e
+    base_run = load_run(baseline)
+    cur_run = load_run(current)
+    rules = load_thresholds(thresholds)
     report = compare(base_run, cur_run, rules)
     code = report.exit_code(allow_insufficient=allow_insufficient)
 

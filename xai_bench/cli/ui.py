@@ -28,11 +28,9 @@ __all__ = ["ui", "offline_env", "wait_for_http"]
 def offline_env() -> dict[str, str]:
     """Set the offline switches in this process and return the environment for a child that must
     never touch the network (litellm's cost map, Hugging Face, MLflow and DVC telemetry)."""
-    from ..llm.models._litellm import set_offline_env
+    from ..offline import set_offline_env
 
-    set_offline_env()
-    for key, value in (("DVC_NO_ANALYTICS", "1"), ("MLFLOW_DISABLE_TELEMETRY", "true"), ("DO_NOT_TRACK", "true")):
-        os.environ.setdefault(key, value)
+    set_offline_env(telemetry=True)
     return dict(os.environ)
 
 

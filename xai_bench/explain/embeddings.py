@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ModelError
-from ..llm.models._litellm import set_offline_env
+from ..offline import set_offline_env
 
 __all__ = ["Embedder", "embedding_model_path"]
 

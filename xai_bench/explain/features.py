@@ -13,14 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import FeatureError
+
 __all__ = ["Features", "prompt_features", "FeatureError", "TEXT_SLOT"]
 
 TEXT_SLOT = "{text}"
 _WORD = re.compile(r"\S+")
-
-
-class FeatureError(ValueError):
-    """The prompt cannot be turned into features (empty, too long, bad template)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,48 +23,16 @@ default 10, at most 20). ``output_options`` validates them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
+from ..config import OutputOptions, validate_output_extra
+
 __all__ = [
-    "OUTPUT_MODES", "OutputOptions", "output_options", "validate_output_extra", "pooled_wasserstein",
+    "output_options", "pooled_wasserstein",
     "next_token_distribution", "logprob_wasserstein", "distribution_owmd",
 ]
-
-OUTPUT_MODES = ("text", "samples", "logprobs")
-
-
-@dataclass(frozen=True, kw_only=True)
-class OutputOptions:
-    mode: str = "text"
-    n_samples: int = 8
-    top_logprobs: int = 10
-
-
-def _err(name: str, expected: str, value: Any) -> Exception:
-    from ..config import ConfigError
-
-    return ConfigError(f"The {name!r} parameter must be {expected}. Got {value!r} instead.")
-
-
-def validate_output_extra(extra: dict[str, Any], temperature: float) -> OutputOptions:
-    """Check ``output_mode``, ``n_samples`` and ``top_logprobs`` in a config's ``extra``."""
-    mode = extra.get("output_mode", "text")
-    if mode not in OUTPUT_MODES:
-        raise _err("output_mode", f"one of {', '.join(repr(m) for m in OUTPUT_MODES)}", mode)
-    k = extra.get("n_samples", 8)
-    if not (isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 256):
-        raise _err("n_samples", "an int in the range [1, 256]", k)
-    top = extra.get("top_logprobs", 10)
-    if not (isinstance(top, int) and not isinstance(top, bool) and 1 <= top <= 20):
-        raise _err("top_logprobs", "an int in the range [1, 20]", top)
-    if mode == "samples" and temperature <= 0:
-        raise _err("temperature", "a float in the range (0, 2] when output_mode is 'samples' "
-                   "(at temperature 0 every sample is the same answer)", temperature)
-    return OutputOptions(mode=mode, n_samples=k, top_logprobs=top)
-
 
 def output_options(config: Any) -> OutputOptions:
     """The validated output-distance options of an ExplainConfig."""

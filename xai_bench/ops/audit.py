@@ -20,10 +20,9 @@ as ``expected_head`` to detect that too.
 
 Secrets
 -------
-``append_record`` replaces with ``"[REDACTED]"`` the value of every key whose name contains
-api_key, apikey, token, secret, password, passwd, authorization, credential(s) or
-private_key as a word (so ``max_new_tokens`` stays, ``HF_TOKEN`` goes), and every
-substring that looks like an API key (``sk-...``, ``hf_...``, ``ghp_...``, ``AKIA...``).
+``append_record`` replaces with ``"[REDACTED]"`` the value of every secret-named key and
+every substring that looks like an API key, as :mod:`xai_bench.ops.secrets` defines them
+(so ``max_new_tokens`` stays, ``HF_TOKEN`` goes).
 Non-finite floats (NaN, inf) are stored as null, since JSON has no spelling for them.
 """
 
@@ -37,13 +36,14 @@ import html
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import XaiBenchError
+from .runfolder import flatten_metrics
+from .secrets import REDACTED, key_is_secret, redact_text
 
 __all__ = [
     "GENESIS_HASH",
@@ -63,15 +63,8 @@ __all__ = [
 ]
 
 GENESIS_HASH = "0" * 64
-REDACTED = "[REDACTED]"
 _RESERVED = ("seq", "prev_hash", "hash")
 
-_SECRET_WORDS = {"token", "secret", "password", "passwd", "authorization", "credential", "credentials", "apikey"}
-_SECRET_PAIRS = {("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")}
-_SECRET_VALUE = re.compile(
-    r"(?<![A-Za-z0-9_])(?:sk-[A-Za-z0-9_\-]{12,}"  # OpenAI / Anthropic style
-    r"|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9\-]{10,})"
-)
 
 
 class AuditError(XaiBenchError):
@@ -116,13 +109,6 @@ def text_hashes(texts: Iterable[str], *, inline_limit: int | None = None) -> lis
 # ---------------------------------------------------------------------------- secrets
 
 
-def _key_is_secret(key: str) -> bool:
-    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", key)]
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:]))
-
-
 def scrub_secrets(obj: Any) -> Any:
     """A copy of ``obj`` with secret-named keys' values and key-like strings redacted.
 
@@ -133,13 +119,13 @@ def scrub_secrets(obj: Any) -> Any:
         for k, v in obj.items():
             if not isinstance(k, str):
                 raise AuditError(f"audit payload keys must be strings. Got {k!r} ({type(k).__name__}).")
-            key = _SECRET_VALUE.sub(REDACTED, k)
-            out[key] = REDACTED if _key_is_secret(k) else scrub_secrets(v)
+            key = redact_text(k)
+            out[key] = REDACTED if key_is_secret(k) else scrub_secrets(v)
         return out
     if isinstance(obj, (list, tuple)):
         return [scrub_secrets(v) for v in obj]
     if isinstance(obj, str):
-        return _SECRET_VALUE.sub(REDACTED, obj)
+        return redact_text(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if obj is None or isinstance(obj, (bool, int, float)):
@@ -390,15 +376,6 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _flatten_metrics(metrics: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    if not isinstance(metrics, dict):
-        return [(prefix, metrics)]
-    rows = []
-    for k, v in metrics.items():
-        rows.extend(_flatten_metrics(v, prefix + (str(k),)))
-    return rows
-
-
 def _hash_summary(v: Any) -> str:
     if isinstance(v, list):
         digest = hashlib.sha256("\n".join(map(str, v)).encode("utf-8")).hexdigest()
@@ -429,7 +406,7 @@ def _sections(rec: Mapping[str, Any], status: VerifyResult, log: str) -> list[tu
     secs.append(("Prompts and responses", ["kind", "hashes"],
                  [["prompts", _hash_summary(rec.get("prompt_hashes"))],
                   ["responses", _hash_summary(rec.get("response_hashes"))]]))
-    flat = _flatten_metrics(rec.get("metrics") or {})
+    flat = flatten_metrics(rec.get("metrics") or {})
     depth = max((len(k) for k, _ in flat), default=1)
     names = ["model", "dataset", "method", "metric"] if depth == 4 else [f"key {i + 1}" for i in range(depth)]
     secs.append(("Metrics", names + ["value"],

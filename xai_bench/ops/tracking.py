@@ -57,7 +57,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .audit import REDACTED, scrub_secrets, sha256_file
+from .audit import scrub_secrets, sha256_file
+from .runfolder import flatten_metrics
+from .secrets import redact_text
 from ..errors import XaiBenchError
 from ..paths import mlflow_dir
 
@@ -86,10 +88,6 @@ _ARTIFACT_DIRS = ("heatmaps", "explanations", "fit")
 _CONFIG_FILES = ("config.yaml", "config.json")
 _TEXT_SUFFIXES = {".json", ".jsonl", ".csv", ".md", ".html", ".htm", ".yaml", ".yml", ".txt", ".svg"}
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_\-./ ]")
-_SECRET_VALUE = re.compile(  # the same patterns as xai_bench.ops.audit, applied to artifact text
-    r"(?<![A-Za-z0-9_])(?:sk-[A-Za-z0-9_\-]{12,}|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}"
-    r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9\-]{10,})"
-)
 
 
 class TrackingError(XaiBenchError):
@@ -252,26 +250,16 @@ def _numeric(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """``{"att_auroc": 0.8, "extra": {"mean": 1}}`` -> ("att_auroc", 0.8), ("extra.mean", 1)."""
-    for k, v in metrics.items():
-        name = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, Mapping):
-            yield from _flatten_metrics(v, name)
-        else:
-            yield name, v
-
-
 def _scrubbed_text(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(_jsonable(value), sort_keys=True, default=str)
-    return _truncate(_SECRET_VALUE.sub(REDACTED, text), MAX_TAG_VALUE)
+    return _truncate(redact_text(text), MAX_TAG_VALUE)
 
 
 # ---------------------------------------------------------------------------- inputs
 
 
 def _load_results(results_dir: Path) -> tuple[dict[str, Any], str]:
-    from .gate import GateInputError, load_metrics
+    from .runfolder import GateInputError, load_metrics
 
     path = results_dir / "metrics.json"
     if not results_dir.is_dir():
@@ -345,7 +333,7 @@ def _model_info(model: str, given: Any, hash_local_models: bool) -> dict[str, st
         info["info"] = _scrubbed_text(given)
     if hash_local_models and "weights_sha256" not in info and model.startswith("local/"):
         try:
-            from ..llm.models._litellm import set_offline_env
+            from ..offline import set_offline_env
 
             set_offline_env()  # models.local imports litellm, which otherwise fetches a price list
             from ..llm.models.local import resolve_local_model, weights_sha256
@@ -377,7 +365,7 @@ def _stage_artifacts(results_dir: Path, staging: Path, config: Mapping[str, Any]
             except UnicodeDecodeError:
                 shutil.copyfile(src, dst)
                 return
-            dst.write_text(_SECRET_VALUE.sub(REDACTED, text), encoding="utf-8")
+            dst.write_text(redact_text(text), encoding="utf-8")
         else:
             shutil.copyfile(src, dst)
 
@@ -603,7 +591,7 @@ def _log_cell(mlflow: Any, experiment_id: str, run_id: str, model: str, dataset:
         tags[f"{TAG_PREFIX}dataset.sha256"] = dataset_sha
     values: dict[str, float] = {}
     skipped: list[str] = []
-    for name, value in _flatten_metrics(metrics):
+    for name, value in ((".".join(k), v) for k, v in flatten_metrics(metrics)):
         number = _numeric(value)
         if number is None:
             skipped.append(name)

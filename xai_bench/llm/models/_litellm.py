@@ -10,25 +10,15 @@ litellm unchanged.
 
 from __future__ import annotations
 
-import os
 import threading
 from types import ModuleType
 
-__all__ = ["get_litellm", "litellm_model_name", "set_offline_env"]
+from ...offline import set_offline_env
+
+__all__ = ["get_litellm", "litellm_model_name"]
 
 _lock = threading.Lock()
 _registered = False
-
-
-def set_offline_env() -> None:
-    """Switches that stop litellm and Hugging Face libraries from calling the network."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def litellm_model_name(model: str) -> str:

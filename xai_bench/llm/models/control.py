@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ._litellm import set_offline_env
+from ...offline import set_offline_env
 
 set_offline_env()  # before litellm is imported: its import otherwise fetches a cost map
 

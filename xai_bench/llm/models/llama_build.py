@@ -29,6 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ...errors import XaiBenchError
+
 __all__ = ["BackendInfo", "backend_info", "cpu_description", "local_backend_key", "scan_library", "long_prompt", "check",
            "BuildCheckError"]
 
@@ -44,7 +46,7 @@ _FIX = ("Rebuild the environment for the portable baseline: rm -rf .venv .cache/
         "-DGGML_BMI2=OFF' before make setup (slower, SSE/AVX only).")
 
 
-class BuildCheckError(RuntimeError):
+class BuildCheckError(XaiBenchError, RuntimeError):
     """The compiled llama.cpp cannot be trusted on this machine; the message says what to do."""
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ._litellm import set_offline_env
+from ...offline import set_offline_env
 
 set_offline_env()  # before litellm is imported: its import otherwise fetches a cost map
 
