@@ -19,11 +19,11 @@ from xai_bench.ops.audit import (
     canonical_json,
     read_records,
     record_hash,
-    render_report,
     scrub_secrets,
     text_hashes,
     verify_log,
 )
+from xai_bench.ops.audit_report import render_report
 
 N_RECORDS = 5
 

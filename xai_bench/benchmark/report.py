@@ -30,6 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..llm.families import is_control
 from ..metrics import INTERVAL_METHOD, MIN_INTERVAL_PROMPTS, faithfulness_pearson
 from ..metrics import aggregate as aggregate_rows
 from ..metrics.faithfulness import MIN_MODELS
@@ -42,7 +43,6 @@ __all__ = ["aggregate", "REPORT_COLUMNS", "ID_COLUMNS", "PAIRED", "PAIRED_METRIC
 # learned nothing, empty when it did learn something; see ``scoring``)
 ID_COLUMNS = ("model", "dataset", "method", "example_id", "n_words", "n_rationale", "degenerate")
 FAITHFULNESS_METRICS = ("att_acc", "att_f1", "att_auroc", "att_auprc")
-CONTROL_PREFIXES = ("oracle:", "oracle/", "control:", "control/")
 REPORT_COLUMNS = (
     ("Attribution", ("att_auroc", "att_auprc", "att_acc", "att_f1", "comprehensiveness", "sufficiency",
                      "stability_jaccard", "consistency_std")),
@@ -214,7 +214,7 @@ def _faithfulness(results: dict[str, Any], task_acc: dict[str, Any], config: Ben
     for dataset in datasets:
         accuracy: dict[str, tuple[float, str]] = {}
         for model in results:
-            if model.startswith(CONTROL_PREFIXES):
+            if is_control(model):
                 continue  # control models have no task skill by construction
             published = config.published_accuracy(model, dataset)
             measured = task_acc.get(model, {}).get(dataset, {}).get("task_accuracy")

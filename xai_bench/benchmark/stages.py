@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..llm.cache import ResponseCache
+from ..llm.families import is_control, is_local
 from ..config import ConfigError
 from ..datasets import Dataset, Example, load_dataset
 from ..errors import ModelError, XaiBenchError
@@ -129,7 +130,7 @@ def _git_dirty(cwd: Path = REPO_ROOT) -> bool | None:
 
 def _backend(models: list[str]) -> dict[str, Any] | None:
     """The llama.cpp build and this machine's CPU, when a local model runs (answers depend on both)."""
-    if not any(m.startswith("local/") for m in models):
+    if not any(is_local(m) for m in models):
         return None
     from ..llm.models.llama_build import backend_info, cpu_description
 
@@ -260,18 +261,33 @@ def prepare(config: BenchmarkConfig, run_dir: str | Path) -> list[str]:
 # --------------------------------------------------------------------------- per-shard stages
 
 
-def _shard(run_dir: Path, shard_id: str) -> dict[str, Any]:
-    return read_json(stage_path(run_dir, "shards", shard_id))
+@dataclasses.dataclass(frozen=True)
+class _StageRun:
+    """What a per-shard stage starts from: its output path, the run's configuration and the
+    outputs of the stages it reads (``shards``, ``perturb``, ``query``, ``distances``)."""
+
+    out: Path
+    config: BenchmarkConfig
+    inputs: dict[str, Any]
+
+
+def _start_stage(run_dir: str | Path, stage: str, shard_id: str, reads: tuple[str, ...]) -> Path | _StageRun:
+    """The stage preamble: the output path when it exists already (a retry is a no-op, so a
+    task behaves like a transaction), else the configuration and the inputs it reads."""
+    run_dir = Path(run_dir)
+    out = stage_path(run_dir, stage, shard_id)
+    if out.is_file():
+        return out
+    inputs = {name: read_json(stage_path(run_dir, name, shard_id)) for name in reads}
+    return _StageRun(out=out, config=load_run_config(run_dir), inputs=inputs)
 
 
 def perturb(run_dir: str | Path, shard_id: str) -> Path:
     """Write the masks and texts of every perturbation set of every prompt of the shard."""
-    run_dir = Path(run_dir)
-    out = stage_path(run_dir, "perturb", shard_id)
-    if out.is_file():
-        return out
-    config = load_run_config(run_dir)
-    shard = _shard(run_dir, shard_id)
+    st = _start_stage(run_dir, "perturb", shard_id, ("shards",))
+    if isinstance(st, Path):
+        return st
+    out, config, shard = st.out, st.config, st.inputs["shards"]
     opts = config.metrics
     examples = []
     for row in shard["rows"]:
@@ -309,13 +325,10 @@ def perturb(run_dir: str | Path, shard_id: str) -> Path:
 
 def query(run_dir: str | Path, shard_id: str, *, progress: bool = False) -> Path:
     """Query the shard's model on every perturbation set (through the response cache)."""
-    run_dir = Path(run_dir)
-    out = stage_path(run_dir, "query", shard_id)
-    if out.is_file():
-        return out
-    config = load_run_config(run_dir)
-    shard = _shard(run_dir, shard_id)
-    perturbed = read_json(stage_path(run_dir, "perturb", shard_id))
+    st = _start_stage(run_dir, "query", shard_id, ("shards", "perturb"))
+    if isinstance(st, Path):
+        return st
+    out, config, shard, perturbed = st.out, st.config, st.inputs["shards"], st.inputs["perturb"]
     settings = dict((_settings_label(label), cfg) for label, cfg in config.settings())
     cache = open_run_cache(config, run_dir)
     examples = []
@@ -326,7 +339,7 @@ def query(run_dir: str | Path, shard_id: str, *, progress: bool = False) -> Path
                 cfg = settings[key.split("|", 1)[0]]
                 try:
                     q = query_stage(_features(s["features"]), _perts(s["perturbations"]), model, cfg, cache=cache,
-                                    progress=progress and not model.startswith(("oracle:", "control:")))
+                                    progress=progress and not is_control(model))
                     sets[key] = dataclasses.asdict(q)
                 except XaiBenchError as e:  # ModelError, QueryFailures: recorded, reported by aggregate
                     sets[key] = {"error": f"{type(e).__name__}: {e}"}
@@ -341,13 +354,10 @@ def distances(run_dir: str | Path, shard_id: str) -> Path:
     """IWMD, mask cosine, OWMD and output cosine (and OWMD p-values where configured) per set."""
     from ..explain.embeddings import Embedder
 
-    run_dir = Path(run_dir)
-    out = stage_path(run_dir, "distances", shard_id)
-    if out.is_file():
-        return out
-    config = load_run_config(run_dir)
-    perturbed = read_json(stage_path(run_dir, "perturb", shard_id))
-    queried = read_json(stage_path(run_dir, "query", shard_id))
+    st = _start_stage(run_dir, "distances", shard_id, ("perturb", "query"))
+    if isinstance(st, Path):
+        return st
+    out, config, perturbed, queried = st.out, st.config, st.inputs["perturb"], st.inputs["query"]
     cover = covering_methods(config.method_specs, erasure=config.metrics.erasure)
     settings = dict((_settings_label(label), cfg.replace(methods=cover)) for label, cfg in config.settings())
     Embedder(config.explain.embedding_model).token_embeddings(["warm up"])  # load before anything is timed
@@ -373,15 +383,11 @@ def fit(run_dir: str | Path, shard_id: str) -> Path:
     """Explanations of every method and every per-prompt metric; task answers on labelled rows."""
     from ..explain.embeddings import Embedder
 
-    run_dir = Path(run_dir)
-    out = stage_path(run_dir, "fit", shard_id)
-    if out.is_file():
-        return out
-    config = load_run_config(run_dir)
-    shard = _shard(run_dir, shard_id)
-    perturbed = read_json(stage_path(run_dir, "perturb", shard_id))
-    queried = read_json(stage_path(run_dir, "query", shard_id))
-    dists = read_json(stage_path(run_dir, "distances", shard_id))
+    st = _start_stage(run_dir, "fit", shard_id, ("shards", "perturb", "query", "distances"))
+    if isinstance(st, Path):
+        return st
+    out, config = st.out, st.config
+    shard, perturbed, queried, dists = (st.inputs[k] for k in ("shards", "perturb", "query", "distances"))
     cache = open_run_cache(config, run_dir)
     rows: list[dict[str, Any]] = []
     explanations: list[dict[str, Any]] = []

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..ops.audit import render_report, verify_log
+from ..ops.audit import verify_log
+from ..ops.audit_report import render_report
 from ._common import user_errors
 
 __all__ = ["audit"]

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .cache import ResponseCache, request_key
+from .families import is_in_process
 from ..errors import ModelError, XaiBenchError
 from .models._litellm import get_litellm, litellm_model_name
 
@@ -69,7 +70,7 @@ class QuerySettings:
 
     @property
     def in_process(self) -> bool:
-        return self.model.startswith(("local/", "oracle:", "oracle/", "control:", "control/"))
+        return is_in_process(self.model)
 
     @property
     def provider(self) -> str:

@@ -94,7 +94,8 @@ def record_audit(results_dir: str | Path, *, log_path: str | Path | None = None,
                  mlflow_run_id: str | None = None) -> dict[str, Any]:
     """Append this run's record to the hash-chained audit log; returns the written record."""
     from .audit import AuditRecord, append_record, text_hashes
-    from ..llm.models.local import LOCAL_MODELS, resolve_local_model, weights_sha256
+    from ..llm.families import is_local, local_name
+    from ..llm.models.local import LOCAL_MODELS, local_weights
 
     results_dir = Path(results_dir)
     info = _run_info(results_dir)
@@ -103,9 +104,9 @@ def record_audit(results_dir: str | Path, *, log_path: str | Path | None = None,
     models: dict[str, dict[str, Any]] = {}
     for m in info.get("models", []):
         entry: dict[str, Any] = {}
-        if m.startswith("local/") and m[len("local/"):] in LOCAL_MODELS:
+        if is_local(m) and local_name(m) in LOCAL_MODELS:
             try:
-                entry["weights_sha256"] = weights_sha256(resolve_local_model(m[len("local/"):]))
+                entry["weights_sha256"] = local_weights(m)[1]
                 backend = info.get("backend") or {}
                 if backend:  # the build that answered (run.json), not whatever is installed now
                     entry["llama_cpp_build"] = backend.get("build_id")

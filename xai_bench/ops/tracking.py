@@ -61,6 +61,7 @@ from .audit import scrub_secrets, sha256_file
 from .runfolder import flatten_metrics
 from .secrets import redact_text
 from ..errors import XaiBenchError
+from ..llm.families import is_local
 from ..paths import mlflow_dir
 
 __all__ = [
@@ -331,15 +332,14 @@ def _model_info(model: str, given: Any, hash_local_models: bool) -> dict[str, st
         info.update({str(k): _scrubbed_text(v) for k, v in given.items() if v is not None})
     elif given is not None:
         info["info"] = _scrubbed_text(given)
-    if hash_local_models and "weights_sha256" not in info and model.startswith("local/"):
+    if hash_local_models and "weights_sha256" not in info and is_local(model):
         try:
             from ..offline import set_offline_env
 
             set_offline_env()  # models.local imports litellm, which otherwise fetches a price list
-            from ..llm.models.local import resolve_local_model, weights_sha256
+            from ..llm.models.local import local_weights
 
-            path = resolve_local_model(model[len("local/") :])
-            info["weights_sha256"] = weights_sha256(path)
+            path, info["weights_sha256"] = local_weights(model)
             info.setdefault("weights_file", path.name)
             from ..llm.models.llama_build import backend_info
 

@@ -14,6 +14,7 @@ import threading
 from types import ModuleType
 
 from ...offline import set_offline_env
+from ..families import CONTROL_FAMILIES
 
 __all__ = ["get_litellm", "litellm_model_name"]
 
@@ -23,7 +24,7 @@ _registered = False
 
 def litellm_model_name(model: str) -> str:
     """The litellm spelling of a user model string (``oracle:a,b`` -> ``oracle/a,b``)."""
-    for family in ("oracle", "control"):
+    for family in CONTROL_FAMILIES:
         if model.startswith(family + ":"):
             return family + "/" + model[len(family) + 1 :]
     return model

@@ -27,6 +27,7 @@ set_offline_env()  # before litellm is imported: its import otherwise fetches a 
 from litellm import CustomLLM  # noqa: E402
 
 from ...errors import ModelError
+from ..families import local_name
 from ._response import make_response
 
 __all__ = ["LocalLLM", "LocalModelSpec", "LOCAL_MODELS", "resolve_local_model", "weights_sha256"]
@@ -150,6 +151,12 @@ def resolve_local_model(name: str) -> Path:
 
 
 _hash_cache: dict[Path, str] = {}
+
+
+def local_weights(model: str) -> tuple[Path, str]:
+    """For ``local/<name>``: the resolved GGUF file and its sha256 (raises ModelError, OSError)."""
+    path = resolve_local_model(local_name(model))
+    return path, weights_sha256(path)
 
 
 def weights_sha256(path: Path) -> str:
