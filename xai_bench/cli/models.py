@@ -100,9 +100,10 @@ def install(name: str) -> None:
       xai-bench models install qwen2.5-0.5b
     """
     from ..errors import ModelError
+    from ..llm.families import is_local, local_name
     from ..llm.models.local import LOCAL_MODELS
 
-    key = name[len("local/"):] if name.startswith("local/") else name
+    key = local_name(name) if is_local(name) else name
     if key not in LOCAL_MODELS:
         import difflib
 

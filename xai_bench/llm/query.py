@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .cache import ResponseCache, request_key
-from .families import is_in_process
+from .families import is_in_process, is_local, local_name
 from ..errors import ModelError, XaiBenchError
 from .models._litellm import get_litellm, litellm_model_name
 
@@ -108,7 +108,7 @@ class QuerySettings:
         }
         if self.seed is None and sample:
             req["sample"] = sample
-        if self.model.startswith("local/"):
+        if is_local(self.model):
             req["backend"] = self._local_backend()
         return req
 
@@ -117,7 +117,7 @@ class QuerySettings:
         from .models.llama_build import local_backend_key
 
         try:
-            return local_backend_key(self.model[len("local/"):])
+            return local_backend_key(local_name(self.model))
         except Exception as e:  # noqa: BLE001 - an unknown model fails later, where it is called
             return f"unavailable: {type(e).__name__}"
 
@@ -332,10 +332,10 @@ def check_model(model: str) -> None:
         return
     if name.startswith("control/"):
         return
-    if name.startswith("local/"):
+    if is_local(name):
         from .models.local import resolve_local_model
 
-        resolve_local_model(name[len("local/") :])
+        resolve_local_model(local_name(name))
         return
     try:
         litellm.get_llm_provider(name)

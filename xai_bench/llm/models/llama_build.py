@@ -110,9 +110,10 @@ def cpu_description() -> dict[str, Any]:
 def local_backend_key(name: str) -> str:
     """What a ``local/<name>`` answer depends on besides the request: the llama.cpp build and the
     weights. Part of the response cache key, so a cache filled by another build is not reused."""
-    from .local import resolve_local_model, weights_sha256
+    from ..families import LOCAL_PREFIX
+    from .local import local_weights
 
-    return f"llama.cpp:{backend_info().build_id}/weights:{weights_sha256(resolve_local_model(name))[:16]}"
+    return f"llama.cpp:{backend_info().build_id}/weights:{local_weights(LOCAL_PREFIX + name)[1][:16]}"
 
 
 def scan_library(path: str | Path) -> dict[str, int]:
