@@ -31,15 +31,24 @@ _CLIENT = textwrap.dedent(r"""
         url = line.split("MLflow UI:", 1)[-1].split()[0] if line.startswith("MLflow UI:") else ""
         health = urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read().decode() if url else ""
         page = urllib.request.urlopen(url.split("#")[0], timeout=5).read().decode() if url else ""
-        print(json.dumps({"line": line.strip(), "ready_s": ready, "health": health, "page_has_app": "<div id=\"root\"" in page or "mlflow" in page.lower()}))
     finally:
-        proc.terminate()
+        proc.terminate()  # SIGTERM, as a supervisor stops it: the MLflow server must go too
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        if not line.startswith("MLflow UI:"):
-            print(proc.stderr.read()[-3000:], file=sys.stderr)
+    stopped = False
+    for _ in range(30):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+        except OSError:
+            stopped = True
+            break
+        time.sleep(0.5)
+    print(json.dumps({"line": line.strip(), "ready_s": ready, "health": health, "stopped": stopped,
+                      "page_has_app": "<div id=\"root\"" in page or "mlflow" in page.lower()}))
+    if not line.startswith("MLflow UI:"):
+        print(proc.stderr.read()[-3000:], file=sys.stderr)
 """)
 
 
@@ -71,5 +80,6 @@ def test_ui_answers_offline_within_a_minute_on_the_runs_view(tmp_path: Path):
     assert out["ready_s"] < 60
     assert out["health"].strip() == "OK"
     assert out["page_has_app"]
+    assert out["stopped"], "the MLflow server outlived `xai-bench ui` after SIGTERM"
     # the experiment now opens on its runs table, not on MLflow 3's GenAI overview
     assert client.get_experiment(exp_id).tags.get(EXPERIMENT_KIND_TAG[0]) == EXPERIMENT_KIND_TAG[1]

@@ -50,6 +50,24 @@ def wait_for_http(url: str, *, timeout: float, proc: subprocess.Popen | None = N
     return False
 
 
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop the server and every process it started (SIGINT, then SIGKILL after 10 s)."""
+    for sig, wait in ((signal.SIGINT, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader is gone; make sure no worker of its group is left
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
+
+
 def _experiment_id(uri: str) -> str | None:
     """The benchmark experiment's id in the store (None when no run was recorded yet)."""
     from ..ops.tracking import EXPERIMENT_NAME, mark_runs_experiment
@@ -95,12 +113,18 @@ def ui(port: int, host: str, tracking_uri: str | None, timeout: float) -> None:
     if artifacts:
         cmd += ["--artifacts-destination", artifacts]
     click.echo(f"Starting the MLflow UI on {uri} ...", err=True)
-    proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and arguments
+    # its own process group: MLflow's server runs its web workers as child processes, and
+    # stopping the UI must stop all of them
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our interpreter and arguments
+
+    def _stop(signum: int, frame: object) -> None:  # SIGTERM (kill, a supervisor) stops the server too
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     try:
         if not wait_for_http(f"{base}/health", timeout=timeout, proc=proc):
             code = proc.poll()
-            proc.terminate()
             raise XaiBenchError(
                 f"The MLflow UI did not answer on {base} within {timeout:.0f} s"
                 + (f" (the server exited with code {code}; is port {port} already in use? try --port)" if code is not None
@@ -113,9 +137,4 @@ def ui(port: int, host: str, tracking_uri: str | None, timeout: float) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop_group(proc)
