@@ -97,3 +97,15 @@ def test_every_command_has_help_with_an_example():
         r = runner.invoke(main, [cmd, "--help"])
         assert r.exit_code == 0, (cmd, r.output)
         assert "Example" in r.output and "xai-bench" in r.output, cmd
+
+
+def test_prompt_words_are_not_read_as_terminal_markup(tmp_path):
+    """Issue 12, item 1: '[/bold]' in a prompt used to end in a rich MarkupError after the work was done."""
+    out = tmp_path / "markup"
+    r = run_cli("explain", "What is [/bold] the meaning of [link=http://x]life[/link] ?", "-m",
+                "oracle:meaning,life", "-j", "16", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "MarkupError" not in r.stderr and "Traceback" not in r.stderr
+    assert "[/bold]" in r.stdout  # printed literally, not swallowed as markup
+    assert "[link=http://x]life[/link]" in r.stdout
+    assert (out / "explanation.json").is_file()

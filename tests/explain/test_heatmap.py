@@ -128,3 +128,14 @@ def test_png_edge_cases(tmp_path: Path) -> None:
 def test_png_rejects_bad_dpi(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="dpi"):
         render_png([make(["a"], [1.0])], tmp_path / "x.png", dpi=0)
+
+
+def test_html_control_characters_are_visibly_escaped() -> None:
+    """Issue 12, item 1: raw C0/C1 control bytes of a prompt must not reach the page; tab/newline stay."""
+    e = make(["a\x1b[31mred", "b\x00c\x7f", "d\x9be", "tab\there"], [0.5, -0.5, 0.1, 0.2],
+             response="x\x07y\nz")
+    page = render_html([e], title="t\x1bitle <b>")
+    assert not any(ord(ch) < 0x20 and ch not in "\t\n" or 0x7F <= ord(ch) <= 0x9F for ch in page)
+    assert "a\\x1b[31mred" in page and "b\\x00c\\x7f" in page and "d\\x9be" in page
+    assert "tab\there" in page and "x\\x07y\nz" in page
+    assert "t\\x1bitle &lt;b&gt;" in page

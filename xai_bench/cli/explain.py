@@ -55,23 +55,24 @@ def write_outputs(explanations: dict[str, Any], out: Path) -> dict[str, Path]:
 
 
 def print_top(explanations: dict[str, Any], k: int = 8) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     con = console()
     for e in explanations.values():
-        table = Table(title=f"{e.method} on {e.model}: top tokens", title_justify="left")
+        table = Table(title=f"{escape(e.method)} on {escape(e.model)}: top tokens", title_justify="left")
         table.add_column("rank", justify="right")
         table.add_column("position", justify="right")
         table.add_column("word")
         table.add_column("attribution", justify="right")
         for rank, (pos, word, att) in enumerate(e.top(k), 1):
-            table.add_row(str(rank), str(pos), word, f"{att:+.4f}")
+            table.add_row(str(rank), str(pos), escape(word), f"{att:+.4f}")
         con.print(table)
         r2w = e.fit.get("r2w")
         con.print(f"weighted R^2 {r2w:.3f}" if r2w is not None else "", f"| llm_calls {e.usage.get('llm_calls', 0)}",
                   f"| cache_hits {e.usage.get('cache_hits', 0)}", f"| {e.timings.get('total', 0):.1f} s")
         for w in e.warnings:
-            con.print(f"[yellow]warning:[/yellow] {w}")
+            con.print(f"[yellow]warning:[/yellow] {escape(str(w))}")
 
 
 @click.command()
@@ -118,7 +119,7 @@ def explain(prompt: str, model: str, out: str, config_path: str | None, method: 
     paths = write_outputs(exps, Path(out))
     if not quiet:
         print_top(exps)
-        console().print(f"wrote {paths['explanation']}, {paths['html']}, {paths['png']}")
+        console().print(f"wrote {paths['explanation']}, {paths['html']}, {paths['png']}", markup=False)
 
 
 @click.command()
@@ -136,6 +137,7 @@ def examples(model: str, out: str, n_perturbations: int, seed: int, cache_path: 
     Example:
       xai-bench examples --model local/smollm2-135m --out out/examples
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from ..config import ExplainConfig
@@ -151,13 +153,13 @@ def examples(model: str, out: str, n_perturbations: int, seed: int, cache_path: 
             rows.append({"example": name, "method": e.method, "top": [w for _, w, _ in e.top(3)],
                          "r2w": e.fit.get("r2w"), "llm_calls": e.usage["llm_calls"],
                          "cache_hits": e.usage["cache_hits"], "seconds": round(e.timings.get("total", 0.0), 2)})
-    table = Table(title=f"Examples on {model}")
+    table = Table(title=f"Examples on {escape(model)}")
     for col in ("example", "method", "top words", "weighted R^2", "llm calls", "cache hits"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["example"], r["method"], ", ".join(r["top"]), f"{r['r2w']:.3f}" if r["r2w"] is not None else "-",
+        table.add_row(r["example"], r["method"], escape(", ".join(r["top"])), f"{r['r2w']:.3f}" if r["r2w"] is not None else "-",
                       str(r["llm_calls"]), str(r["cache_hits"]))
     console().print(table)
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    console().print(f"heatmaps and summary in {out}/")
+    console().print(f"heatmaps and summary in {out}/", markup=False)

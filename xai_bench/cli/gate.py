@@ -40,9 +40,11 @@ def _interval(r: GateRow) -> str:
 
 def _print_table(report: GateReport) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"drift gate: {report.current_source} vs {report.baseline_source} (paired by prompt; "
+    cur, base = escape(str(report.current_source)), escape(str(report.baseline_source))
+    table = Table(title=f"drift gate: {cur} vs {base} (paired by prompt; "
                         f"worse > 0; {report.confidence:.0%} t-interval; min_prompts {report.min_prompts})",
                   title_justify="left")
     for col in ("model", "dataset", "method", "metric"):
@@ -53,16 +55,17 @@ def _print_table(report: GateReport) -> None:
     table.add_column("verdict")
     for r in report.rows:
         n = str(r.n_pairs) + (f" (+{r.n_excluded} undef.)" if r.n_excluded else "")
-        table.add_row(r.model, r.dataset, r.method, r.metric, _fmt(r.baseline), _fmt(r.current), n,
+        table.add_row(escape(r.model), escape(r.dataset), escape(r.method), escape(r.metric), _fmt(r.baseline),
+                      _fmt(r.current), n,
                       "-" if r.mean_worse is None else f"{r.mean_worse:+.4g}", _interval(r), _fmt(r.tolerance),
-                      r.rule, f"[{_STYLE[r.verdict]}]{r.verdict}[/]")
+                      escape(str(r.rule)), f"[{_STYLE[r.verdict]}]{r.verdict}[/]")
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(width=180)  # CI logs: a wide table reads better than a folded one
     console.print(table, markup=True)
     for r in report.failures + report.insufficient:
-        console.print(f"[{_STYLE[r.verdict]}]{r.verdict}[/]: {r.model} / {r.dataset} / {r.method} / {r.metric}: "
-                      f"{r.reason}", markup=True, highlight=False)
+        where = escape(f"{r.model} / {r.dataset} / {r.method} / {r.metric}: {r.reason}")
+        console.print(f"[{_STYLE[r.verdict]}]{r.verdict}[/]: {where}", markup=True, highlight=False)
 
 
 @click.command("gate")

@@ -21,24 +21,27 @@ _SUMMARY_METRICS = {"att_auroc": "AUROC", "att_f1": "F1", "comprehensiveness": "
 def _print_summary(metrics_path: Path) -> None:
     """One compact table per model x data set (methods as rows), then the run's notes."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     doc = json.loads(metrics_path.read_text(encoding="utf-8"))
     con = console()
-    con.print(f"{doc.get('config_name', '')}: means over prompts (AUROC = att_auroc, ...; every metric with its "
+    name = escape(str(doc.get("config_name", "")))
+    con.print(f"{name}: means over prompts (AUROC = att_auroc, ...; every metric with its "
               "confidence interval is in report.md)")
     for model, per in doc["results"].items():
         for dataset, methods in per.items():
             present = [m for m in _SUMMARY_METRICS if any(m in v for v in methods.values())]
-            table = Table(title=f"{model} / {dataset}", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+            table = Table(title=f"{escape(model)} / {escape(dataset)}", title_justify="left", box=box.SIMPLE_HEAD,
+                          padding=(0, 1))
             table.add_column("method", overflow="fold")
             for m in present:
                 table.add_column(_SUMMARY_METRICS[m], justify="right", no_wrap=True)
             for method, vals in methods.items():
-                table.add_row(method, *[f"{vals[m]:.3f}" if m in vals else "-" for m in present])
+                table.add_row(escape(method), *[f"{vals[m]:.3f}" if m in vals else "-" for m in present])
             con.print(table)
     for note in doc.get("notes", []):
-        con.print(f"[yellow]note:[/yellow] {note}")
+        con.print(f"[yellow]note:[/yellow] {escape(str(note))}")
 
 
 @click.command()
@@ -77,7 +80,7 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
     path = run_benchmark(config, out, progress=not quiet)
     if not quiet:
         _print_summary(path)
-        console().print(f"wrote {path} and {Path(out) / 'report.md'}")
+        console().print(f"wrote {path} and {Path(out) / 'report.md'}", markup=False)
     if record:
         from ..ops.pipeline import record_audit, record_mlflow, run_gate
 
@@ -92,17 +95,19 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
 
 
 def _fairness_table(data: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Attribution shift on the varied tokens ({data['model']}; share = a_i / sum |a|)",
+    table = Table(title=f"Attribution shift on the varied tokens ({escape(data['model'])}; share = a_i / sum |a|)",
                   title_justify="left")
     for col in ("a", "b", "method", "varied tokens (a -> b)", "share a", "share b", "shift", "shared |shift|"):
         table.add_column(col, justify="right" if col.startswith(("share", "shift")) else "left")
     for c in data["comparisons"]:
         for i, ch in enumerate(c["changes"] or [{"tokens_a": [], "tokens_b": [], "share_a": 0, "share_b": 0,
                                                    "shift": 0}]):
-            table.add_row(c["a"] if i == 0 else "", c["b"] if i == 0 else "", c["method"] if i == 0 else "",
-                          f"{' '.join(ch['tokens_a']) or '∅'} -> {' '.join(ch['tokens_b']) or '∅'}",
+            table.add_row(escape(c["a"]) if i == 0 else "", escape(c["b"]) if i == 0 else "",
+                          escape(c["method"]) if i == 0 else "",
+                          escape(f"{' '.join(ch['tokens_a']) or '∅'} -> {' '.join(ch['tokens_b']) or '∅'}"),
                           f"{ch['share_a']:+.3f}", f"{ch['share_b']:+.3f}", f"{ch['shift']:+.3f}",
                           f"{c['shared_mean_abs_shift']:.3f}" if i == 0 else "")
     console().print(table)
@@ -172,4 +177,4 @@ def fairness(model: str, dataset_path: str, group: str | None, ids: str | None, 
         click.echo(text)
     else:
         _fairness_table(result.to_dict())
-        console().print(f"wrote {out_dir / 'fairness.json'} and {out_dir / 'heatmap.html'}")
+        console().print(f"wrote {out_dir / 'fairness.json'} and {out_dir / 'heatmap.html'}", markup=False)

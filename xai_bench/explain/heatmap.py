@@ -15,6 +15,7 @@ inside :func:`render_png`, so importing this module stays cheap.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,14 @@ _RDBU_R = (
 )  # fmt: skip
 _DEFAULT_TITLE = "Token attributions"
 _CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _esc(text: str) -> str:
+    """HTML-escaped ``text`` with every C0/C1 control character except tab and newline shown as ``\\xNN``."""
+    return html.escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text)))
 
 
 def _check(explanations: Sequence[Explanation]) -> None:
@@ -96,7 +105,7 @@ border-radius:4px;max-width:100%%;box-sizing:border-box}
 
 
 def _html_section(e: Explanation) -> str:
-    esc = html.escape
+    esc = _esc
     scale = _scale(e.attributions)
     boxes = []
     for pos, (tok, a) in enumerate(zip(e.tokens, e.attributions)):
@@ -126,7 +135,8 @@ def render_html(
 
     Every word of the prompt is shown in order in a box coloured by its attribution
     (blue negative, white 0, red positive; normalised per explanation by max |attribution|)
-    with its signed score below. All user text is HTML-escaped; the page has inline CSS only.
+    with its signed score below. All user text is HTML-escaped (control characters other than
+    tab and newline shown as ``\\xNN``); the page has inline CSS only.
 
     Args:
         explanations: One or more explanations, typically several methods on the same prompt.
@@ -137,7 +147,7 @@ def render_html(
         The HTML document as a string.
     """
     _check(explanations)
-    esc = html.escape
+    esc = _esc
     heading = esc(title if title is not None else _DEFAULT_TITLE)
     gradient = ",".join(_hex([c / 255 for c in stop]) for stop in _RDBU_R)
     legend = (
