@@ -356,9 +356,29 @@ def query_model(
     description: str = "querying",
     sample: int = 0,
 ) -> QueryResult:
-    """Answer every prompt (replies aligned with ``prompts``); see the module docstring."""
-    return asyncio.run(_query_async(list(prompts), settings, cache=cache, progress=progress,
-                                    description=description, sample=sample))
+    """Answer every prompt (replies aligned with ``prompts``); see the module docstring.
+
+    Synchronous also where an event loop is already running in this thread (a Jupyter
+    notebook): the queries then run in a fresh loop on a worker thread, and this call waits.
+    """
+    return run_sync(_query_async(list(prompts), settings, cache=cache, progress=progress,
+                                 description=description, sample=sample))
+
+
+def run_sync(coro: Any) -> Any:
+    """Run ``coro`` to completion and return its result: ``asyncio.run`` when this thread has
+    no running loop, else in a new loop on a worker thread (``asyncio.run`` raises RuntimeError
+    inside a running loop, e.g. in a notebook cell). Exceptions are re-raised here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+    import contextvars
+
+    ctx = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="xai-bench-query") as pool:
+        return pool.submit(ctx.run, asyncio.run, coro).result()
 
 
 def prompt_hash(prompt: str) -> str:
