@@ -11,13 +11,31 @@ unflipped values.
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Explanation", "PerturbationRecord"]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _esc(text: str) -> str:
+    return html.escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text)))
+
+
+def _colours(v: float) -> tuple[str, str]:
+    """Background and text colour for v in [-1, 1]: white at 0, red towards +1, blue towards -1."""
+    v = max(-1.0, min(1.0, v))
+    end = (178, 24, 43) if v >= 0 else (33, 102, 172)
+    rgb = [round(255 + (c - 255) * abs(v)) for c in end]
+    lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    return "#" + "".join(f"{c:02x}" for c in rgb), ("#000000" if lum > 140 else "#ffffff")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +90,25 @@ class Explanation:
         """The k most important words as (position, word, attribution), most important first."""
         order = sorted(range(len(self.tokens)), key=lambda i: (-self.attributions[i], i))
         return [(i, self.tokens[i], self.attributions[i]) for i in order[:k]]
+
+    def _repr_html_(self) -> str:
+        """Inline rendering in Jupyter: a small table of the words coloured by attribution (red
+        more important, blue less, white 0; scaled by max |attribution|) with their scores.
+        All text is HTML-escaped (control characters shown as ``\\xNN``); no page-wide styles.
+        Built here, not by ``heatmap`` (which imports this module)."""
+        scale = max((abs(a) for a in self.attributions), default=0.0) or 1.0
+        cells, scores = [], []
+        for pos, (tok, a) in enumerate(zip(self.tokens, self.attributions)):
+            bg, fg = _colours(a / scale)
+            style = f"background:{bg};color:{fg};padding:2px 5px;border:1px solid #bbb;white-space:pre-wrap"
+            cells.append(f'<td class="word" style="{style}" title="word {pos}">{_esc(tok)}</td>')
+            scores.append(f'<td style="font-family:monospace;font-size:.75em;text-align:center">{a:+.3f}</td>')
+        body = (f"<tr>{''.join(cells)}</tr><tr>{''.join(scores)}</tr>" if cells
+                else '<tr><td style="color:#777;font-style:italic">(no words)</td></tr>')
+        return (f'<div class="xai-bench-explanation"><div><b>{_esc(self.method)}</b> &middot; model: '
+                f"{_esc(self.model)}</div><div style=\"font-size:.85em;color:#444\">Response: "
+                f'<span style="white-space:pre-wrap">{_esc(self.original_response)}</span></div>'
+                f'<table style="border-collapse:collapse;margin-top:.3em">{body}</table></div>')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
