@@ -108,7 +108,9 @@ def xai_benchmark():
         """metrics.json, per-prompt table, heatmaps and report.md; returns the run folder."""
         from xai_bench.benchmark.stages import aggregate as stage
 
-        list(done)  # every shard finished
+        # every shard finished; a count, not list(done): iterating asks Airflow for one item
+        # past the end, which it logs as an error ("XCom not found") in every run
+        len(done)
         run_dir = _run_dir(params, run_id)
         stage(run_dir)
         return run_dir

@@ -32,6 +32,7 @@ def _run_dag(tmp_path, conf: dict) -> tuple[subprocess.CompletedProcess, dict]:
 def _check(tmp_path, r, env, verdict: str):
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert "==> done" in r.stdout
+    assert "XCom not found" not in r.stdout + r.stderr  # no error lines in a run that succeeded
     # every task instance succeeded
     states = subprocess.run(
         [str(REPO / ".venv" / "bin" / "airflow"), "dags", "list-runs", "xai_benchmark", "-o", "json"],
