@@ -15,4 +15,16 @@ __all__ = [
     "prompt_features",
     "Perturbations",
     "generate_perturbations",
+    "load_run",
+    "RunResult",
 ]
+
+_LAZY = {"load_run": "xai_bench.ops.load", "RunResult": "xai_bench.ops.load"}  # pandas only when used
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'xai_bench' has no attribute {name!r}")
