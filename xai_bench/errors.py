@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["XaiBenchError", "ConfigError", "FeatureError", "ModelError", "DataValidationError"]
+__all__ = ["XaiBenchError", "ConfigError", "FeatureError", "ModelError", "DataValidationError", "OutputError"]
 
 
 class XaiBenchError(Exception):
@@ -19,6 +19,10 @@ class FeatureError(XaiBenchError, ValueError):
 
 class ModelError(XaiBenchError):
     """A model could not be reached, is unknown, or answered unusably."""
+
+
+class OutputError(XaiBenchError):
+    """An output folder or file cannot be created or written (found before any model call)."""
 
 
 class DataValidationError(XaiBenchError):

@@ -109,3 +109,41 @@ def test_prompt_words_are_not_read_as_terminal_markup(tmp_path):
     assert "[/bold]" in r.stdout  # printed literally, not swallowed as markup
     assert "[link=http://x]life[/link]" in r.stdout
     assert (out / "explanation.json").is_file()
+
+
+def test_unwritable_out_is_one_line_before_any_model_call(tmp_path):
+    """Issue 12, item 2: an unusable --out used to be a traceback after every model call."""
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    cache = tmp_path / "cache" / "responses.sqlite"
+    r = run_cli("explain", "What is the meaning of life ?", "-m", "oracle:meaning,life", "-j", "16",
+                "--out", str(blocker / "sub"), "--cache", str(cache))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert str(blocker / "sub") in r.stderr and "not writable" in r.stderr
+    assert not cache.exists()  # refused before the cache was opened and before any model call
+
+
+def test_unwritable_cache_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    r = run_cli("explain", "What is the meaning of life ?", "-m", "oracle:meaning,life", "-j", "16",
+                "--out", str(tmp_path / "out"), "--cache", str(blocker / "responses.sqlite"))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "response cache" in r.stderr and str(blocker) in r.stderr
+
+
+def test_dotdot_in_out_creates_no_stray_folder(tmp_path):
+    r = run_cli("explain", "What is the meaning of life ?", "-m", "oracle:meaning,life", "-j", "16", "-q",
+                "--out", str(tmp_path / "a" / ".." / "b"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b" / "explanation.json").is_file()
+    assert not (tmp_path / "a").exists()
+
+
+def test_run_with_unwritable_out_is_one_line(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    r = run_cli("run", "--config", "configs/oracle-smoke.yaml", "--limit", "1", "-q", "--out", str(blocker / "run"))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and str(blocker / "run") in r.stderr and "not writable" in r.stderr

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._common import console, load_config, open_cache, user_errors
+from ._common import console, load_config, open_cache, preflight_out, user_errors
 
 __all__ = ["explain", "examples", "EXAMPLE_PROMPTS"]
 
@@ -114,9 +114,10 @@ def explain(prompt: str, model: str, out: str, config_path: str | None, method: 
     from ..explain.explainer import explain as run_explain
 
     config = load_config(config_path, {**flags, "methods": _methods(method)})
+    out_dir = preflight_out(out)  # before any model call: an unwritable --out is one line, not a late traceback
     cache = open_cache(cache_path, no_cache, refresh_cache)
     exps = run_explain(prompt, model, config, template=template, cache=cache, progress=not quiet)
-    paths = write_outputs(exps, Path(out))
+    paths = write_outputs(exps, out_dir)
     if not quiet:
         print_top(exps)
         console().print(f"wrote {paths['explanation']}, {paths['html']}, {paths['png']}", markup=False)
@@ -144,6 +145,7 @@ def examples(model: str, out: str, n_perturbations: int, seed: int, cache_path: 
     from ..explain.explainer import explain as run_explain
 
     config = ExplainConfig(methods=("gsmile", "lime", "baylime"), n_perturbations=n_perturbations, seed=seed)
+    out = str(preflight_out(out))
     cache = open_cache(cache_path, no_cache, refresh_cache)
     rows = []
     for name, prompt in EXAMPLE_PROMPTS:

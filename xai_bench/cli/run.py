@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._common import console, load_config, open_cache, user_errors
+from ._common import console, load_config, open_cache, preflight_cache, preflight_out, user_errors
 
 __all__ = ["run", "fairness"]
 
@@ -44,6 +44,17 @@ def _print_summary(metrics_path: Path) -> None:
         con.print(f"[yellow]note:[/yellow] {escape(str(note))}")
 
 
+def _cache_file(cache: str, out: str) -> Path | None:
+    """The response cache file a benchmark configuration's ``cache`` names (as stages.open_run_cache)."""
+    from ..paths import response_cache_path
+
+    if cache == "off":
+        return None
+    if cache == "run":
+        return Path(out) / "responses.sqlite"
+    return response_cache_path() if cache == "default" else Path(cache).expanduser()
+
+
 @click.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True,
               help="Benchmark YAML (see configs/*.yaml and docs/results-schema.md).")
@@ -77,6 +88,8 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
     if limit is not None and limit < 1:
         raise click.BadParameter(f"must be an int >= 1. Got {limit} instead.", param_hint="--limit")
     config = load_benchmark_config(config_path).replace(limit=limit, seed=seed)
+    out = str(preflight_out(out))  # before any model call: an unwritable --out is one line, not a late traceback
+    preflight_cache(_cache_file(config.cache, out))
     path = run_benchmark(config, out, progress=not quiet)
     if not quiet:
         _print_summary(path)
@@ -165,6 +178,7 @@ def fairness(model: str, dataset_path: str, group: str | None, ids: str | None, 
             dataset_path, group=group or (None if ids else "gender_triplet"),
             ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None)
     check_model(model)
+    out = str(preflight_out(out))
     cache = open_cache(cache_path, no_cache, False)
     result = fairness_probe(variants, model, config, cache=cache, progress=not as_json)
     out_dir = Path(out)
