@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "fairness": ("xai_bench.cli.run", "fairness"),
     "stage": ("xai_bench.cli.stage", "stage"),
     "ui": ("xai_bench.cli.ui", "ui"),
+    "cache": ("xai_bench.cli.cache", "cache"),
 }
 
 

@@ -98,6 +98,35 @@ class ResponseCache:
              completion_tokens, cost_usd, latency_s, time.time()),
         )
 
+    def stats(self) -> dict[str, Any]:
+        """``file``, ``entries``, ``size_bytes`` (the file and its WAL) and ``models`` ({model: entries},
+        most entries first). A cache file that does not exist is reported empty and not created."""
+        models: dict[str, int] = {}
+        if self.path.exists():
+            rows = self._conn().execute(
+                "SELECT model, COUNT(*) FROM responses GROUP BY model ORDER BY COUNT(*) DESC, model").fetchall()
+            models = {str(m): int(n) for m, n in rows}
+        return {"file": str(self.path), "exists": self.path.exists(), "entries": sum(models.values()),
+                "size_bytes": self.size_bytes(), "models": models}
+
+    def size_bytes(self) -> int:
+        """Bytes on disk: the database file plus its write-ahead log, if present."""
+        return sum(f.stat().st_size for f in (self.path, self.path.with_name(self.path.name + "-wal")) if f.exists())
+
+    def clear(self, model: str | None = None) -> int:
+        """Delete every entry, or only ``model``'s; then VACUUM and truncate the WAL so the file
+        shrinks. Returns the number of entries deleted (0, and nothing created, without a file)."""
+        if not self.path.exists():
+            return 0
+        conn = self._conn()
+        if model is None:
+            n = conn.execute("DELETE FROM responses").rowcount
+        else:
+            n = conn.execute("DELETE FROM responses WHERE model = ?", (model,)).rowcount
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(n)
+
     def __len__(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
