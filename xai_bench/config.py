@@ -12,8 +12,35 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .secrets import SECRET_VALUE, key_is_secret
 
-__all__ = ["ExplainConfig", "ConfigError", "METHODS", "MethodSpec", "OUTPUT_MODES", "OutputOptions", "validate_output_extra"]
+__all__ = ["ExplainConfig", "ConfigError", "METHODS", "MethodSpec", "OUTPUT_MODES", "OutputOptions", "validate_output_extra",
+           "refuse_secrets"]
+
+_CREDENTIALS_GO = ("Credentials do not belong in a configuration (it is copied in plain text into the run's files): "
+                   "set an environment variable that litellm reads (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY) or, "
+                   "under Airflow, an Airflow Connection named by the DAG's 'llm_conn_id' parameter.")
+
+
+def refuse_secrets(values: Any, where: str = "") -> None:
+    """Raise ConfigError naming the place of the first key or value that looks like a credential.
+
+    A key is a credential by :func:`xai_bench.secrets.key_is_secret` (api_key, token, secret,
+    password, authorization, ...) when it holds a value; a string value when it looks like an
+    API key (``sk-...``, ``hf_...``, ...). Mappings and lists are searched to any depth. The
+    value itself is never repeated in the message.
+    """
+    if isinstance(values, dict):
+        for key, value in values.items():
+            place = f"{where}.{key}" if where else str(key)
+            if key_is_secret(str(key)) and value not in (None, "", {}, []):
+                raise ConfigError(f"The configuration key {place!r} looks like a credential. {_CREDENTIALS_GO}")
+            refuse_secrets(value, place)
+    elif isinstance(values, (list, tuple)):
+        for i, value in enumerate(values):
+            refuse_secrets(value, f"{where}[{i}]")
+    elif isinstance(values, str) and SECRET_VALUE.search(values):
+        raise ConfigError(f"The value of {where or 'a configuration key'!r} looks like an API key. {_CREDENTIALS_GO}")
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
@@ -165,6 +192,7 @@ class ExplainConfig:
         _check("alpha", _is_num(self.alpha) and 0 < self.alpha < 1, "a float in the range (0, 1)", self.alpha)
         _check("timeout", _is_num(self.timeout) and self.timeout > 0, "a float in the range (0, inf)", self.timeout)
         _check("extra", isinstance(self.extra, dict), "a mapping", self.extra)
+        refuse_secrets({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
         validate_output_extra(self.extra, float(self.temperature))  # output_mode, n_samples, top_logprobs
 
     @classmethod
@@ -173,6 +201,7 @@ class ExplainConfig:
         import difflib
 
         names = {f.name for f in dataclasses.fields(cls)}
+        refuse_secrets(values)
         for key in values:
             if key not in names:
                 close = difflib.get_close_matches(key, names, n=1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from xai_bench.benchmark import BenchmarkConfig, load_benchmark_config
-from xai_bench.config import ConfigError
+from xai_bench.config import ConfigError, ExplainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {"models": ["oracle:a"], "datasets": [{"name": "paper"}]}
@@ -63,3 +64,37 @@ def test_config_hash_and_overrides():
     assert b.seed == 7 and b.explain.seed == 7 and all(d.limit == 3 for d in b.datasets)
     assert b.config_hash() != a.config_hash()
     assert a.replace(limit=None, seed=None) == a
+
+
+def test_a_credential_in_the_configuration_is_refused_before_any_work(tmp_path):
+    """Issue 12, item 3: a key in explain.extra used to be copied in plain text into the run's files."""
+    import subprocess
+
+    from tests.conftest import xai_bench_cmd
+
+    key = "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2"
+    cfg = tmp_path / "secret.yaml"
+    cfg.write_text(f"models: ['oracle:meaning,life']\ndatasets: [paper]\nexplain: {{extra: {{api_key: '{key}'}}}}\n")
+    out = tmp_path / "run"
+    r = subprocess.run([*xai_bench_cmd(), "run", "--config", str(cfg), "--out", str(out), "-q"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "explain.extra.api_key" in r.stderr and "OPENAI_API_KEY" in r.stderr and "llm_conn_id" in r.stderr
+    assert key not in r.stderr + r.stdout and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, place", [
+    ({"headers": {"Authorization": "Bearer abc"}}, "extra.headers.Authorization"),
+    ({"note": "sk-" + "x" * 24}, "extra.note"),
+    ({"keys": [{"password": "p"}]}, "extra.keys[0].password"),
+])
+def test_explain_config_refuses_credentials_anywhere_in_extra(extra, place):
+    with pytest.raises(ConfigError, match=re.escape(place)):
+        ExplainConfig(extra=extra)
+    with pytest.raises(ConfigError, match=re.escape(place)):
+        ExplainConfig.from_dict({"extra": extra})
+
+
+def test_ordinary_token_settings_are_not_credentials():
+    assert ExplainConfig(max_tokens=12, extra={"top_logprobs": 5, "max_new_tokens": 3}).max_tokens == 12

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..paths import REPO_ROOT
-from ..config import METHODS, ConfigError, ExplainConfig, MethodSpec, _check, _is_int, _is_num  # shared validators
+from ..config import METHODS, ConfigError, ExplainConfig, MethodSpec, _check, _is_int, _is_num, refuse_secrets  # shared validators
 
 __all__ = [
     "BenchmarkConfig",
@@ -335,6 +335,7 @@ class BenchmarkConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], *, default_name: str = "benchmark") -> "BenchmarkConfig":
         """Build from a parsed YAML mapping; every problem raises ConfigError naming the key."""
+        refuse_secrets(dict(values))  # before anything else: the place of a credential, e.g. explain.extra.api_key
         _known_keys("the benchmark configuration", values, _fields(cls))
         v = dict(values)
         for required in ("models", "datasets"):
