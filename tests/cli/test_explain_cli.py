@@ -147,3 +147,12 @@ def test_run_with_unwritable_out_is_one_line(tmp_path):
     r = run_cli("run", "--config", "configs/oracle-smoke.yaml", "--limit", "1", "-q", "--out", str(blocker / "run"))
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and str(blocker / "run") in r.stderr and "not writable" in r.stderr
+
+
+@pytest.mark.parametrize("spec", ["control:flaky-abc", "control:flaky-", "control:noisy-5", "control:bogus"])
+def test_malformed_control_model_is_a_model_string_error(tmp_path, spec):
+    """Issue 12, item 4: 'control:flaky-abc' used to surface as an APIConnectionError per call."""
+    r = run_cli("explain", "hello world", "-m", spec, "-j", "8", "-o", str(tmp_path / "o"), "-q", "--no-cache")
+    assert r.returncode == 2, r.stderr
+    assert f"Malformed control model {spec!r}" in r.stderr and "control:flaky-<pct>" in r.stderr
+    assert "APIConnectionError" not in r.stderr and "Traceback" not in r.stderr

@@ -34,3 +34,16 @@ def test_local_name():
     assert local_name("local/qwen2.5-0.5b") == "qwen2.5-0.5b"
     with pytest.raises(ValueError, match="Expected a model string starting with 'local/'"):
         local_name("oracle:a")
+
+
+def test_check_control_model_accepts_the_valid_forms_only():
+    import pytest
+
+    from xai_bench.errors import ModelError
+    from xai_bench.llm.models.control import check_control_model
+
+    for ok in ("control:empty", "control/error", "control:flaky-5", "control:noisy-20:a,b", "oracle:a", "openai/x"):
+        check_control_model(ok)
+    for bad in ("control:flaky-abc", "control:flaky-101", "control/noisy-x:a", "control:nope"):
+        with pytest.raises(ModelError, match="Valid forms"):
+            check_control_model(bad)

@@ -180,6 +180,7 @@ def _settings_label(label: str) -> str:
 
 def prepare(config: BenchmarkConfig, run_dir: str | Path) -> list[str]:
     """Validate data and models, write config.json, run.json and the shard files; return shard ids."""
+    from ..llm.models.control import check_control_model
     from ..llm.query import check_model
     from ..datasets.validation import DATASET_RULES
 
@@ -203,6 +204,7 @@ def prepare(config: BenchmarkConfig, run_dir: str | Path) -> list[str]:
             continue
         try:
             check_model(model)
+            check_control_model(model)
         except Exception as e:  # an uninstalled local model raises ImportError as well as ModelError
             if model in config.optional_models:
                 notes.append(f"Optional model {model!r} skipped: not available here ({type(e).__name__}: {e}).")

@@ -163,6 +163,7 @@ def fairness(model: str, dataset_path: str, group: str | None, ids: str | None, 
     """
     from ..benchmark.fairness import fairness_probe, variants_from_dataset, variants_from_yaml
     from ..explain.heatmap import render_html
+    from ..llm.models.control import check_control_model
     from ..llm.query import check_model
 
     if variants_path and (group or ids):
@@ -178,6 +179,7 @@ def fairness(model: str, dataset_path: str, group: str | None, ids: str | None, 
             dataset_path, group=group or (None if ids else "gender_triplet"),
             ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None)
     check_model(model)
+    check_control_model(model)
     out = str(preflight_out(out))
     cache = open_cache(cache_path, no_cache, False)
     result = fairness_probe(variants, model, config, cache=cache, progress=not as_json)

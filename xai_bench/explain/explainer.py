@@ -285,12 +285,14 @@ def explain(
     Returns {method: Explanation}. Raises FeatureError for an empty or too long prompt and
     ModelError for an unknown or failing model.
     """
+    from ..llm.models.control import check_control_model
     from ..llm.query import check_model
 
     config = config or ExplainConfig()
     t_start = time.perf_counter()
     features = prompt_features(prompt, template=template, words=words, max_features=config.max_features)
     check_model(model)
+    check_control_model(model)  # 'control:flaky-abc' is a model-string error, not a connection failure per call
     perts = generate_perturbations(features, n=config.n_perturbations, keep_prob=config.keep_prob, seed=config.seed)
     queried = query_stage(features, perts, model, config, cache=cache, progress=progress)
     dist = distance_stage(features, perts, queried, config, embedder=embedder)

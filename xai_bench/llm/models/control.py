@@ -25,11 +25,44 @@ set_offline_env()  # before litellm is imported: its import otherwise fetches a 
 from litellm import CustomLLM  # noqa: E402
 from litellm.llms.custom_llm import CustomLLMError
 
+from ...errors import ModelError
 from ._response import last_user_message, make_response
 
-__all__ = ["ControlLLM", "CONTROL_KINDS"]
+__all__ = ["ControlLLM", "CONTROL_KINDS", "check_control_model"]
 
 CONTROL_KINDS = ("empty", "error", "flaky-<pct>", "noisy-<pct>:<w1>,<w2>")
+
+
+def _pct(text: str) -> int | None:
+    return int(text) if text.isdigit() and 0 <= int(text) <= 100 else None
+
+
+def check_control_model(model: str) -> None:
+    """Raise ModelError naming ``model`` and the valid forms when it is a malformed control spec.
+
+    Accepts both spellings (``control:flaky-5``, ``control/flaky-5``); other model strings pass.
+    """
+    for prefix in ("control:", "control/"):
+        if model.startswith(prefix):
+            kind = model[len(prefix):]
+            break
+    else:
+        return
+    ok = kind in ("empty", "error")
+    if kind.startswith("flaky-"):
+        ok = _pct(kind[len("flaky-"):]) is not None
+    elif kind.startswith("noisy-"):
+        from .oracle import parse_keywords
+
+        head, sep, words = kind.partition(":")
+        try:
+            ok = bool(sep) and _pct(head[len("noisy-"):]) is not None and bool(parse_keywords(words))
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ModelError(f"Malformed control model {model!r}. Valid forms: "
+                         + ", ".join(f"'control:{k}'" for k in CONTROL_KINDS)
+                         + " (pct an integer from 0 to 100, e.g. 'control:flaky-5').")
 
 _DISTRACTORS = (
     "Here is a short answer.",
