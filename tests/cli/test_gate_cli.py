@@ -67,7 +67,7 @@ def test_two_prompt_noise_exits_3_unless_allowed(runner, tmp_path):
     assert "fewer than min_prompts 5" in result.output
     assert json.loads((cur / "gate.json").read_text())["verdict"] == "insufficient"
 
-    allowed = gate(runner, "-b", str(base), "-c", str(cur), "--allow-insufficient")
+    allowed = gate(runner, "-b", str(base), "-c", str(cur), "--allow-insufficient", "--force")
     assert allowed.exit_code == 0, allowed.output
     assert "gate INSUFFICIENT" in allowed.output
     verdict = json.loads((cur / "gate.json").read_text())
@@ -124,7 +124,7 @@ def test_per_model_override_from_thresholds_file(runner, tmp_path):
     loose.write_text('defaults:\n  att_auroc: {max_abs_drop: 0.05}\n'
                      'overrides:\n  - model: "local/*"\n    metrics:\n      att_auroc: {max_abs_drop: 0.1}\n')
     assert gate(runner, "-b", str(base), "-c", str(cur)).exit_code == 1
-    assert gate(runner, "-b", str(base), "-c", str(cur), "--thresholds", str(loose)).exit_code == 0
+    assert gate(runner, "-b", str(base), "-c", str(cur), "--thresholds", str(loose), "--force").exit_code == 0
 
 
 def test_missing_per_prompt_csv_exits_2_saying_where_and_how(runner, tmp_path):
@@ -176,3 +176,19 @@ def test_help_shows_exit_codes_and_an_example(runner):
     assert result.exit_code == 0
     assert "Example:" in result.output and "xai-bench gate --baseline" in result.output
     assert "--allow-insufficient" in result.output and "3  insufficient" in result.output
+
+
+def test_an_existing_verdict_is_not_overwritten_without_force(runner, tmp_path):
+    """Issue 12, item 5: gate used to overwrite a run's recorded gate.json silently."""
+    base = write_run(tmp_path / "base", base_cells())
+    cur = write_run(tmp_path / "cur", base_cells())
+    recorded = cur / "gate.json"
+    recorded.write_text('{"recorded": true}\n')
+    for out in ([], ["--out", str(recorded)]):  # the default place and an explicit --out
+        result = gate(runner, "-b", str(base), "-c", str(cur), *out)
+        assert result.exit_code == 2, result.output
+        assert "exists already" in result.output and "--force" in result.output and str(recorded) in result.output
+        assert json.loads(recorded.read_text()) == {"recorded": True}
+    result = gate(runner, "-b", str(base), "-c", str(cur), "--force")
+    assert result.exit_code == 0, result.output
+    assert json.loads(recorded.read_text())["verdict"] == "pass"

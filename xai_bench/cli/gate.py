@@ -82,8 +82,11 @@ def _print_table(report: GateReport) -> None:
 @click.option("--allow-insufficient", is_flag=True, default=False,
               help="Exit 0 instead of 3 when nothing failed but some metric had too few prompts to decide "
                    "(the verdict 'insufficient' is still printed and written).")
+@click.option("--force", is_flag=True, default=False,
+              help="Overwrite the verdict JSON when it exists already (e.g. the gate.json a recorded run holds).")
 @user_errors  # GateInputError (an XaiBenchError) -> one line on stderr, exit 2
-def gate(baseline: str, current: str, thresholds: Path | None, out: Path | None, allow_insufficient: bool) -> None:
+def gate(baseline: str, current: str, thresholds: Path | None, out: Path | None, allow_insufficient: bool,
+         force: bool) -> None:
     """Compare CUR with BASE prompt by prompt and fail when a metric regressed beyond doubt.
 
     Pairs the rows of both runs' per_prompt.csv by model, dataset, method and prompt; per
@@ -104,18 +107,21 @@ def gate(baseline: str, current: str, thresholds: Path | None, out: Path | None,
       xai-bench gate --baseline configs/baseline --current runs/ci/metrics.json \\
                      --thresholds configs/gate-thresholds.yaml
     """
-    base_run = load_run(baseline)
-    cur_run = load_run(current)
-    rules = load_thresholds(thresholds)
-    report = compare(base_run, cur_run, rules)
-    code = report.exit_code(allow_insufficient=allow_insufficient)
-
     if out is None:
         if is_mlflow_source(current):
             out = Path("gate.json")
         else:
             cur_path = Path(current)
             out = (cur_path if cur_path.is_dir() else cur_path.parent) / "gate.json"
+    if out.exists() and not force:  # checked first: a run's recorded verdict is not replaced by accident
+        raise _InputError(f"{out} exists already (a recorded verdict?); pass --force to overwrite it or --out to "
+                          "write the verdict elsewhere.")
+    base_run = load_run(baseline)
+    cur_run = load_run(current)
+    rules = load_thresholds(thresholds)
+    report = compare(base_run, cur_run, rules)
+    code = report.exit_code(allow_insufficient=allow_insufficient)
+
     doc = {**report.to_dict(), "allow_insufficient": allow_insufficient, "exit_code": code}
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
