@@ -192,3 +192,14 @@ def test_an_existing_verdict_is_not_overwritten_without_force(runner, tmp_path):
     result = gate(runner, "-b", str(base), "-c", str(cur), "--force")
     assert result.exit_code == 0, result.output
     assert json.loads(recorded.read_text())["verdict"] == "pass"
+
+
+def test_markup_in_model_names_is_printed_literally(runner, tmp_path):
+    """Issue 12, item 1: model/data/method names reach the gate table and failure lines as text, not markup."""
+    odd = "[/bold]odd[link=http://x]m[/link]"
+    cells = {(odd, DS, "gsmile"): prompts(10, att_auroc=[0.9, 0.8, 0.85, 0.95, 0.9, 0.88, 0.92, 0.87, 0.9, 0.91])}
+    base = write_run(tmp_path / "base", cells)
+    cur = write_run(tmp_path / "cur", with_values(cells, (odd, DS, "gsmile"), "att_auroc", lambda v: v - 0.3))
+    result = gate(runner, "-b", str(base), "-c", str(cur))
+    assert result.exit_code == 1, result.output
+    assert f"fail: {odd} / {DS} / gsmile / att_auroc" in result.output.replace("\n", "")
