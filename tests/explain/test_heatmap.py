@@ -139,3 +139,23 @@ def test_html_control_characters_are_visibly_escaped() -> None:
     assert "a\\x1b[31mred" in page and "b\\x00c\\x7f" in page and "d\\x9be" in page
     assert "tab\there" in page and "x\\x07y\nz" in page
     assert "t\\x1bitle &lt;b&gt;" in page
+
+
+def test_heatmap_figure_is_returned_for_notebooks(tmp_path: Path) -> None:
+    """heatmap_figure gives the figure render_png saves: one word box per token, the title, and
+    the same PNG bytes when saved; a notebook shows the returned Figure inline."""
+    from matplotlib.figure import Figure
+
+    from xai_bench.explain.heatmap import heatmap_figure
+
+    words = ["What", "is", "life"]
+    exps = [make(words, [0.1, -0.2, 0.9]), make(words, [0.3, 0.0, 0.5], method="lime")]
+    fig = heatmap_figure(exps, title="Inline", dpi=80)
+    assert isinstance(fig, Figure)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "Inline" in texts
+    assert texts.count("life") == 2 and texts.count("What") == 2  # one box per token and method
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    fig.savefig(a, format="png", dpi=80)
+    render_png(exps, b, title="Inline", dpi=80)
+    assert a.read_bytes() == b.read_bytes()

@@ -22,7 +22,7 @@ from typing import Any
 
 from .explanation import Explanation
 
-__all__ = ["render_html", "render_png"]
+__all__ = ["heatmap_figure", "render_html", "render_png"]
 
 # ColorBrewer RdBu reversed: the stops matplotlib builds "RdBu_r" from, so HTML and PNG agree.
 _RDBU_R = (
@@ -185,7 +185,17 @@ def _fit(text: str, max_pt: float, measure: Any) -> str:
 def render_png(
     explanations: Sequence[Explanation], path: str | Path, *, title: str | None = None, dpi: int = 120
 ) -> Path:
-    """Draw the same heatmap as :func:`render_html` into a PNG with matplotlib (Agg, no pyplot).
+    """Write :func:`heatmap_figure` to a PNG file (parent folders are created); returns the path."""
+    fig = heatmap_figure(explanations, title=title, dpi=dpi)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=dpi)
+    return out
+
+
+def heatmap_figure(explanations: Sequence[Explanation], *, title: str | None = None, dpi: int = 120) -> Any:
+    """Draw the same heatmap as :func:`render_html` as a matplotlib ``Figure`` (Agg, no pyplot),
+    for a notebook to show inline or a caller to save in any format.
 
     One row per explanation: a header with the method, model and (shortened) response,
     then the words left to right, wrapped onto several lines, each in a box coloured with
@@ -195,12 +205,11 @@ def render_png(
 
     Args:
         explanations: One or more explanations.
-        path: Output PNG file (parent folders are created).
         title: Figure title; defaults to "Token attributions".
-        dpi: Resolution of the PNG.
+        dpi: Resolution of the figure.
 
     Returns:
-        The path written.
+        The ``matplotlib.figure.Figure``.
     """
     _check(explanations)
     if dpi <= 0:
@@ -283,8 +292,4 @@ def render_png(
     bar.set_ticks([-1.0, 0.0, 1.0], labels=["−max", "0", "+max"])
     bar.ax.tick_params(labelsize=7.5)
     bar.set_label("attribution / max |attribution| of its row  (red = more important)", fontsize=7.5)
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=dpi)
-    return out
+    return fig
