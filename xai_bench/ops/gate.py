@@ -135,19 +135,16 @@ def paired_interval(differences: Sequence[float], confidence: float = DEFAULT_CO
     mean is known exactly from the pairs). Needs at least two finite differences.
     """
     import numpy as np
-    from scipy import stats
+
+    from ..metrics.aggregate import t_interval  # the one Student t interval of the project
 
     d = np.asarray(differences, dtype=np.float64)
     if d.ndim != 1 or d.size < 2 or not np.all(np.isfinite(d)):
         raise ValueError(f"paired_interval: expected >= 2 finite differences, got {d.tolist()!r:.120}")
     if not 0 < confidence < 1:
         raise ValueError(f"paired_interval: confidence must be in (0, 1), got {confidence!r}")
-    mean = float(d.mean())
-    if np.all(d == d[0]):
-        return mean, mean, mean
-    se = float(d.std(ddof=1)) / math.sqrt(d.size)
-    low, high = stats.t.interval(confidence, d.size - 1, loc=mean, scale=se)
-    return mean, float(low), float(high)
+    ci = t_interval(d, confidence=confidence)
+    return ci.mean, ci.low, ci.high
 
 
 @dataclass(frozen=True, kw_only=True)
