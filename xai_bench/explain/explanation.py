@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..secrets import redact_data
+
 __all__ = ["Explanation", "PerturbationRecord"]
 
 
@@ -120,7 +122,10 @@ class Explanation:
         return cls(**data)
 
     def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
-        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        """The JSON text (written to ``path`` when given), redacted by the one policy of
+        :mod:`xai_bench.secrets`: known credentials and secret-named keys' values replaced,
+        the prompt and responses otherwise kept as given."""
+        text = json.dumps(redact_data(self.to_dict()), indent=indent, ensure_ascii=False, allow_nan=False)
         if path is not None:
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text

@@ -15,8 +15,12 @@ ASCII only). ``hash`` is the SHA-256 of the canonical JSON of the record without
 ``prev_hash`` is the ``hash`` of the record before (64 zeros for the first); ``seq`` counts
 from 1. ``verify_log`` recomputes all of it, so an edited, removed, inserted or reordered
 record breaks the chain at or right after the change. Removing the *last* records leaves a
-valid shorter chain: keep the head hash elsewhere (for example as an MLflow tag) and pass it
-as ``expected_head`` to detect that too.
+valid shorter chain, and a forged (edited and re-hashed) *last* record leaves a valid chain
+too: keep the head elsewhere (``record_audit`` tags the MLflow run with its hash and seq) and
+pass it as ``expected_head`` ("SEQ:HASH", or the hash alone). With the seq, a mismatch is told
+apart exactly: records removed from the end, added after it, or the head record forged; with
+the hash alone, a head found earlier in the log means records were added, otherwise the last
+record was forged or replaced, or the tail removed (the hash alone cannot tell these two apart).
 
 Secrets
 -------
@@ -51,6 +55,8 @@ __all__ = [
     "VerifyResult",
     "append_record",
     "canonical_json",
+    "check_appendable",
+    "parse_head",
     "read_records",
     "record_hash",
     "scrub_secrets",
@@ -197,6 +203,53 @@ def _last_line(fd: int) -> bytes:
     return buf[:-1] if buf.endswith(b"\n") else buf
 
 
+def _next_link(path: Path, fd: int) -> tuple[int, str]:
+    """(seq, prev_hash) of the record to append after the log open at ``fd``; AuditError when
+    its last record is incomplete or fails its hash check (a damaged chain is not extended)."""
+    last = _last_line(fd)
+    if not last:
+        return 1, GENESIS_HASH
+    size = os.lseek(fd, 0, os.SEEK_END)
+    if os.pread(fd, 1, size - 1) != b"\n":
+        raise AuditError(f"{path}: the last record is incomplete (no trailing newline); run 'xai-bench audit verify'.")
+    try:
+        prev = json.loads(last.decode("ascii"))
+        ok = isinstance(prev, dict) and isinstance(prev.get("seq"), int) and prev.get("hash") == record_hash(prev)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
+        ok = False
+    if not ok:
+        raise AuditError(f"{path}: the last record fails its hash check; refusing to extend a damaged chain. "
+                         "Run 'xai-bench audit verify' to find the first bad record.")
+    return prev["seq"] + 1, prev["hash"]
+
+
+def check_appendable(log_path: str | os.PathLike[str]) -> Path:
+    """Check, without writing, that ``append_record`` could extend the log (folder writable, file
+    writable, last record intact), before a run's first model call; AuditError names the problem."""
+    path = Path(os.path.abspath(os.path.expanduser(str(log_path))))
+    if path.is_dir():
+        raise AuditError(f"{path}: is a directory, not an audit log file. Set XAI_BENCH_AUDIT_LOG to a file path.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AuditError(f"{path}: cannot create the audit log's folder: {e.strerror or e}") from e
+    if not path.exists():
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise AuditError(f"{path}: the audit log's folder {path.parent} is not writable. "
+                             "Fix its permissions or set XAI_BENCH_AUDIT_LOG to another file.")
+        return path
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    except OSError as e:
+        raise AuditError(f"{path}: cannot open the audit log for appending: {e.strerror or e}. "
+                         "Fix its permissions or set XAI_BENCH_AUDIT_LOG to another file.") from e
+    try:
+        _next_link(path, fd)
+    finally:
+        os.close(fd)
+    return path
+
+
 def append_record(log_path: str | os.PathLike[str], payload: Mapping[str, Any] | AuditRecord) -> dict[str, Any]:
     """Append one record to the log (created if absent) and return it as written.
 
@@ -217,34 +270,14 @@ def append_record(log_path: str | os.PathLike[str], payload: Mapping[str, Any] |
     body.setdefault("user", _current_user())
 
     path = Path(log_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError as e:
         raise AuditError(f"{path}: cannot open the audit log for appending: {e.strerror or e}") from e
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        last = _last_line(fd)
-        if last:
-            size = os.lseek(fd, 0, os.SEEK_END)
-            if os.pread(fd, 1, size - 1) != b"\n":
-                raise AuditError(
-                    f"{path}: the last record is incomplete (no trailing newline); run 'xai-bench audit verify'."
-                )
-            try:
-                prev = json.loads(last.decode("ascii"))
-                ok = (isinstance(prev, dict) and isinstance(prev.get("seq"), int)
-                      and prev.get("hash") == record_hash(prev))
-            except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
-                ok = False
-            if not ok:
-                raise AuditError(
-                    f"{path}: the last record fails its hash check; refusing to extend a damaged chain. "
-                    "Run 'xai-bench audit verify' to find the first bad record."
-                )
-            seq, prev_hash = prev["seq"] + 1, prev["hash"]
-        else:
-            seq, prev_hash = 1, GENESIS_HASH
+        seq, prev_hash = _next_link(path, fd)
         record = {"seq": seq, "prev_hash": prev_hash, **body}
         record["hash"] = record_hash(record)
         line = (canonical_json(record) + "\n").encode("ascii")
@@ -294,16 +327,54 @@ def _split_lines(data: bytes) -> list[bytes]:
     return lines
 
 
+def parse_head(expected_head: str) -> tuple[int | None, str]:
+    """``"SEQ:HASH"`` or ``"HASH"`` -> (seq or None, hash); AuditError when malformed."""
+    seq_text, sep, digest = expected_head.strip().rpartition(":")
+    digest = digest.lower()
+    ok = len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    if sep and not (seq_text.isdigit() and int(seq_text) >= 1):
+        ok = False
+    if not ok:
+        raise AuditError(f"The expected head must be a record hash (64 hex digits) or SEQ:HASH (e.g. "
+                         f"'3:{'0' * 8}...'). Got {expected_head!r} instead.")
+    return (int(seq_text) if sep else None), digest
+
+
+def _head_mismatch(hashes: list[str], seq: int | None, digest: str) -> VerifyResult:
+    """The verdict on an intact chain whose head is not the expected one (module docstring)."""
+    n = len(hashes)
+    head = hashes[-1] if hashes else None
+
+    def fail(reason: str, bad_seq: int | None = None) -> VerifyResult:
+        return VerifyResult(ok=False, n_records=n, first_bad_seq=bad_seq, first_bad_line=bad_seq, head_hash=head,
+                            reason=reason)
+    if digest in hashes[:-1]:
+        k = hashes.index(digest) + 1
+        return fail(f"{n - k} record(s) were added after the expected head (seq {k}, hash {digest})")
+    if seq is not None and n < seq:
+        return fail(f"records were removed from the end: the log ends at seq {n}, the expected head is seq {seq} "
+                    f"(hash {digest})")
+    if seq is not None:
+        return fail(f"the record at seq {seq} was forged or replaced: its hash is {hashes[seq - 1]}, the head kept "
+                    f"elsewhere says {digest}" + (f" ({n - seq} record(s) follow it)" if n > seq else ""), seq)
+    return fail(f"the last record (seq {n}) was forged or replaced, or records were removed from the end: its hash "
+                f"is {head}, expected {digest}, which no record of the log has (give the head as SEQ:HASH to tell "
+                "these apart)", n or None)
+
+
 def verify_log(path: str | os.PathLike[str], *, expected_head: str | None = None) -> VerifyResult:
     """Check every record's form, hash, sequence number and link to the record before.
 
-    ``expected_head``: the ``hash`` the last record must have (detects removed tail records).
-    Raises AuditError when the file cannot be read at all.
+    ``expected_head``: the head kept elsewhere, ``"SEQ:HASH"`` or the last record's hash alone;
+    detects removed or added tail records and a forged (edited and re-hashed) last record
+    (module docstring). Raises AuditError when the file cannot be read or the head is malformed.
     """
+    head_seq, head_digest = parse_head(expected_head) if expected_head is not None else (None, None)
     p = Path(path)
     data = _read_bytes(p)
     lines = _split_lines(data)
     prev_hash, n = GENESIS_HASH, 0
+    hashes: list[str] = []
 
     def bad(lineno: int, seq: Any, reason: str) -> VerifyResult:
         return VerifyResult(ok=False, n_records=n, first_bad_seq=seq if isinstance(seq, int) else None,
@@ -334,11 +405,10 @@ def verify_log(path: str | os.PathLike[str], *, expected_head: str | None = None
             return bad(lineno, seq, f"record at line {lineno} does not link to the record before it "
                                     "(records removed, inserted, reordered or re-hashed)")
         prev_hash, n = rec["hash"], n + 1
+        hashes.append(prev_hash)
     head = prev_hash if n else None
-    if expected_head is not None and head != expected_head:
-        return VerifyResult(ok=False, n_records=n, first_bad_seq=None, first_bad_line=None, head_hash=head,
-                            reason=f"the last record's hash is {head}, expected {expected_head} "
-                                   "(records removed from or added to the end)")
+    if head_digest is not None and (head != head_digest or (head_seq is not None and head_seq != n)):
+        return _head_mismatch(hashes, head_seq, head_digest)
     return VerifyResult(ok=True, n_records=n, head_hash=head)
 
 
