@@ -28,6 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..secrets import redact_known
+
 __all__ = ["STAGES", "stage_path", "write_json", "read_json", "write_text", "slug", "derive_seed", "finite_or_none"]
 
 STAGES = ("shards", "perturb", "query", "distances", "fit")
@@ -41,8 +43,9 @@ def stage_path(run_dir: str | Path, stage: str, shard_id: str) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) atomically: temporary file in the same folder, then rename."""
-    path = Path(path)
+    """Write ``text`` (UTF-8) atomically: temporary file in the same folder, then rename.
+    Known credentials are redacted first (:func:`xai_bench.secrets.redact_known`)."""
+    path, text = Path(path), redact_known(text)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
