@@ -182,6 +182,37 @@ def _fit(text: str, max_pt: float, measure: Any) -> str:
     return text[:lo] + "…"
 
 
+def _wrap_title(title: str, max_pt: float, measure: Any, max_lines: int = 2) -> list[str]:
+    """``title`` wrapped at spaces onto at most ``max_lines`` lines that ``measure`` (points) fits in
+    ``max_pt``. When words are left over, the last line ends in an ellipsis and how many words it
+    leaves out (``... … (+23 more words)``), so a long prompt is visibly shortened, never cut mid-air."""
+    words = title.split()
+    if not words:
+        return [""]
+    lines: list[list[str]] = []
+    i = 0
+    while i < len(words) and len(lines) < max_lines:
+        cur = [words[i]]
+        i += 1
+        while i < len(words) and measure(" ".join([*cur, words[i]])) <= max_pt:
+            cur.append(words[i])
+            i += 1
+        lines.append(cur)
+    shown = [_fit(" ".join(line), max_pt, measure) for line in lines]  # a single word wider than a line
+    if i == len(words):
+        return shown
+    last = lines[-1]
+    while True:
+        marker = f" … (+{len(words) - i} more words)"
+        if len(last) == 1 or measure(" ".join(last) + marker) <= max_pt:
+            break
+        last.pop()
+        i -= 1
+    marker = f" … (+{len(words) - i} more words)"
+    head = _fit(" ".join(last), max(max_pt - measure(marker), max_pt / 4), measure)
+    return [*shown[:-1], head + (marker[2:] if head.endswith("…") else marker)]
+
+
 def render_png(
     explanations: Sequence[Explanation], path: str | Path, *, title: str | None = None, dpi: int = 120
 ) -> Path:
@@ -201,7 +232,8 @@ def heatmap_figure(explanations: Sequence[Explanation], *, title: str | None = N
     then the words left to right, wrapped onto several lines, each in a box coloured with
     ``RdBu_r`` under a ``CenteredNorm`` at 0 scaled by that row's max |attribution|, with the
     signed score in small text below. A shared colorbar shows the relative scale.
-    Words too wide for a line are shortened with an ellipsis; ``$`` is drawn literally.
+    Words too wide for a line are shortened with an ellipsis; ``$`` is drawn literally. A long
+    title (the prompt) wraps onto two lines and then ends in "… (+N more words)".
 
     Args:
         explanations: One or more explanations.
@@ -227,6 +259,7 @@ def heatmap_figure(explanations: Sequence[Explanation], *, title: str | None = N
     score_fp = font_manager.FontProperties(family=family, size=7.5)
     head_fp = font_manager.FontProperties(family=family, size=9.5)
     bold_fp = font_manager.FontProperties(family=family, size=10, weight="bold")
+    title_fp = font_manager.FontProperties(family=family, size=13, weight="bold")
 
     fig = Figure(dpi=dpi)
     renderer = FigureCanvasAgg(fig).get_renderer()
@@ -240,7 +273,10 @@ def heatmap_figure(explanations: Sequence[Explanation], *, title: str | None = N
     usable = width - 2 * margin
     cmap = colormaps["RdBu_r"]
     items: list[tuple[str, Any]] = []  # ("box", (x, y, w, text, score, value, norm)) or ("head", (x, y, text, font))
-    y = 34.0  # below the title
+    title_lines = _wrap_title(title if title is not None else _DEFAULT_TITLE, usable,
+                              lambda s: measure(s, title_fp))
+    title_h = 17.0
+    y = 34.0 + title_h * (len(title_lines) - 1)  # below the title
     for e in explanations:
         norm = CenteredNorm(vcenter=0.0, halfrange=_scale(e.attributions))
         response = " ".join(e.original_response.split())
@@ -271,8 +307,8 @@ def heatmap_figure(explanations: Sequence[Explanation], *, title: str | None = N
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_axis_off()
-    ax.text(margin, 16.0, title if title is not None else _DEFAULT_TITLE, fontproperties=head_fp,
-            fontsize=13, fontweight="bold", va="center", parse_math=False)  # fmt: skip
+    for i, line in enumerate(title_lines):
+        ax.text(margin, 16.0 + title_h * i, line, fontproperties=title_fp, va="center", parse_math=False)
     for kind, spec in items:
         if kind == "head":
             hx, hy, text, fp = spec
