@@ -36,9 +36,9 @@ MODES = {
 
 
 def run(prompt: str, model: str, mode: str, seed: int, j: int, emb: Embedder, max_tokens: int):
-    temperature, extra = MODES[mode]
+    temperature, options = MODES[mode]
     cfg = ExplainConfig(n_perturbations=j, seed=seed, temperature=temperature, max_tokens=max_tokens,
-                        pvalue_permutations=0, extra=extra)
+                        pvalue_permutations=0, **options)
     t0 = time.perf_counter()
     e = explain(prompt, model, cfg, embedder=emb, progress=False)["gsmile"]
     return e, time.perf_counter() - t0

@@ -77,7 +77,7 @@ def test_config_and_feature_errors_stay_value_errors():
     assert issubclass(ConfigError, (XaiBenchError)) and issubclass(ConfigError, ValueError)
     assert issubclass(FeatureError, (XaiBenchError)) and issubclass(FeatureError, ValueError)
     with pytest.raises(ConfigError, match="'n_samples' parameter must be an int"):
-        ExplainConfig(extra={"n_samples": 0})
+        ExplainConfig(n_samples=0)
 
 
 def test_the_cli_boundary_turns_library_errors_into_exit_2():

@@ -8,14 +8,16 @@ with messages in scikit-learn's form ("The 'sigma' parameter must be ...").
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import difflib
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Mapping
 
 from .errors import ConfigError
 from .secrets import SECRET_VALUE, key_is_secret
 
-__all__ = ["ExplainConfig", "ConfigError", "METHODS", "MethodSpec", "OUTPUT_MODES", "OutputOptions", "validate_output_extra",
-           "refuse_secrets"]
+__all__ = ["ExplainConfig", "ConfigError", "METHODS", "MethodSpec", "OUTPUT_MODES", "OutputOptions", "refuse_secrets",
+           "check_keys", "FORMER_EXTRA_KEYS"]
 
 _CREDENTIALS_GO = ("Credentials do not belong in a configuration (it is copied in plain text into the run's files): "
                    "set an environment variable that litellm reads (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY) or, "
@@ -89,7 +91,7 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-# Output-distance options (see xai_bench.explain.output_distance), in ExplainConfig.extra.
+# Output-distance options (see xai_bench.explain.output_distance).
 OUTPUT_MODES = ("text", "samples", "logprobs")
 
 
@@ -100,25 +102,37 @@ class OutputOptions:
     top_logprobs: int = 10
 
 
-def _err(name: str, expected: str, value: Any) -> Exception:
-    return ConfigError(f"The {name!r} parameter must be {expected}. Got {value!r} instead.")
+# The keys that lived in the untyped ``extra`` mapping before they became fields of ExplainConfig.
+FORMER_EXTRA_KEYS = ("output_mode", "n_samples", "top_logprobs", "num_retries", "concurrency", "max_failure_share",
+                     "retry_initial_wait", "retry_max_wait", "call_log")
 
 
-def validate_output_extra(extra: dict[str, Any], temperature: float) -> OutputOptions:
-    """Check ``output_mode``, ``n_samples`` and ``top_logprobs`` in a config's ``extra``."""
-    mode = extra.get("output_mode", "text")
-    if mode not in OUTPUT_MODES:
-        raise _err("output_mode", f"one of {', '.join(repr(m) for m in OUTPUT_MODES)}", mode)
-    k = extra.get("n_samples", 8)
-    if not (isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 256):
-        raise _err("n_samples", "an int in the range [1, 256]", k)
-    top = extra.get("top_logprobs", 10)
-    if not (isinstance(top, int) and not isinstance(top, bool) and 1 <= top <= 20):
-        raise _err("top_logprobs", "an int in the range [1, 20]", top)
-    if mode == "samples" and temperature <= 0:
-        raise _err("temperature", "a float in the range (0, 2] when output_mode is 'samples' "
-                   "(at temperature 0 every sample is the same answer)", temperature)
-    return OutputOptions(mode=mode, n_samples=k, top_logprobs=top)
+def check_keys(where: str, values: Any, allowed: Iterable[str]) -> None:
+    """Raise ConfigError if ``values`` is not a mapping or has a key outside ``allowed`` (with a "did you mean")."""
+    allowed = sorted(allowed)
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"The {where!r} section must be a mapping of keys. Got {values!r} instead.")
+    for key in values:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"Unknown key {key!r} in {where}.{hint} Available: {', '.join(allowed)}.")
+
+
+def _refuse_extra(values: Mapping[str, Any], where: str) -> None:
+    """The migration error for a configuration that still has the removed ``extra`` mapping."""
+    if "extra" not in values:
+        return
+    extra = values["extra"]
+    keys = [str(k) for k in extra] if isinstance(extra, Mapping) else []
+    moved = [k for k in keys if k in FORMER_EXTRA_KEYS]
+    example = ", ".join(f"{k}: {extra[k]!r}" for k in moved) or "output_mode: samples, n_samples: 8"
+    msg = (f"The 'extra' key in {where} was removed: its settings are now keys of {where} itself "
+           f"({', '.join(FORMER_EXTRA_KEYS)}). Write {{{example}}} instead of {{extra: {{{example}}}}}.")
+    unknown = [k for k in keys if k not in FORMER_EXTRA_KEYS]
+    if unknown:
+        msg += f" Not settings (they were ignored before): {', '.join(map(repr, unknown))}."
+    raise ConfigError(msg)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +151,12 @@ class ExplainConfig:
     exclude_nonsignificant: drop perturbations whose OWMD p-value is >= alpha before fitting
         (paper, section 4.2). Off by default: a perturbation that did not move the output
         is evidence that the removed words did not matter.
+    output_mode: how OWMD compares outputs (xai_bench.explain.output_distance): "text" (one
+        answer per prompt), "samples" (n_samples answers per prompt, temperature > 0) or
+        "logprobs" (the top_logprobs next-token candidates).
+    num_retries, concurrency, max_failure_share, retry_initial_wait, retry_max_wait, call_log:
+        how requests are sent (xai_bench.llm.query.QuerySettings); they never change an
+        answer or its cache key. call_log falls back to $XAI_BENCH_CALL_LOG.
     """
 
     methods: tuple[str, ...] = ("gsmile",)
@@ -157,12 +177,23 @@ class ExplainConfig:
     embedding_model: str = "all-MiniLM-L6-v2"
     api_base: str | None = None
     timeout: float = 120.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    # output distance (xai_bench.explain.output_distance)
+    output_mode: Literal["text", "samples", "logprobs"] = "text"
+    n_samples: int = 8
+    top_logprobs: int = 10
+    # how requests are sent (xai_bench.llm.query.QuerySettings); not part of the response cache key
+    num_retries: int = 3
+    concurrency: int | dict[str, int] | None = None
+    max_failure_share: float = 0.1
+    retry_initial_wait: float = 0.5
+    retry_max_wait: float = 20.0
+    call_log: str | None = None
 
     def __post_init__(self) -> None:
-        methods = tuple(self.methods) if not isinstance(self.methods, str) else (self.methods,)
+        given = self.methods
+        methods = tuple(given) if not isinstance(given, str) else (given,)
         object.__setattr__(self, "methods", methods)
-        _check("methods", len(methods) > 0, "a non-empty list of method names", self.methods)
+        _check("methods", len(methods) > 0, "a non-empty list of method names", given)
         for m in methods:
             if m not in METHODS:
                 raise ConfigError(
@@ -190,23 +221,57 @@ class ExplainConfig:
         _check("pvalue_permutations", _is_int(self.pvalue_permutations) and self.pvalue_permutations >= 0,
                "an int >= 0", self.pvalue_permutations)
         _check("alpha", _is_num(self.alpha) and 0 < self.alpha < 1, "a float in the range (0, 1)", self.alpha)
+        _check("system_prompt", self.system_prompt is None or isinstance(self.system_prompt, str),
+               "None or a string", self.system_prompt)
+        _check("exclude_nonsignificant", isinstance(self.exclude_nonsignificant, bool), "a bool",
+               self.exclude_nonsignificant)
+        _check("embedding_model", isinstance(self.embedding_model, str) and bool(self.embedding_model.strip()),
+               "a non-empty string (a sentence-transformers model name)", self.embedding_model)
+        _check("api_base", self.api_base is None or (isinstance(self.api_base, str)
+                                                     and self.api_base.startswith(("http://", "https://"))),
+               "None or an http:// or https:// URL", self.api_base)
         _check("timeout", _is_num(self.timeout) and self.timeout > 0, "a float in the range (0, inf)", self.timeout)
-        _check("extra", isinstance(self.extra, dict), "a mapping", self.extra)
+        _check("output_mode", self.output_mode in OUTPUT_MODES, f"one of {', '.join(map(repr, OUTPUT_MODES))}",
+               self.output_mode)
+        _check("n_samples", _is_int(self.n_samples) and 1 <= self.n_samples <= 256, "an int in the range [1, 256]",
+               self.n_samples)
+        _check("top_logprobs", _is_int(self.top_logprobs) and 1 <= self.top_logprobs <= 20,
+               "an int in the range [1, 20]", self.top_logprobs)
+        _check("temperature", self.output_mode != "samples" or self.temperature > 0,
+               "a float in the range (0, 2] when output_mode is 'samples' (at temperature 0 every sample is the "
+               "same answer)", self.temperature)
+        _check("num_retries", _is_int(self.num_retries) and 0 <= self.num_retries <= 100, "an int in the range [0, 100]",
+               self.num_retries)
+        c = self.concurrency
+        if isinstance(c, Mapping):
+            c = dict(c)
+            object.__setattr__(self, "concurrency", c)
+        _check("concurrency", c is None or (_is_int(c) and c >= 1) or (isinstance(c, dict) and all(
+               isinstance(k, str) and _is_int(v) and v >= 1 for k, v in c.items())),
+               "None, an int >= 1 or a mapping provider -> int >= 1 (e.g. {'openai': 8, 'default': 4})", c)
+        _check("max_failure_share", _is_num(self.max_failure_share) and 0 <= self.max_failure_share <= 1,
+               "a float in the range [0, 1]", self.max_failure_share)
+        _check("retry_initial_wait", _is_num(self.retry_initial_wait) and self.retry_initial_wait >= 0,
+               "a float in the range [0, inf)", self.retry_initial_wait)
+        _check("retry_max_wait", _is_num(self.retry_max_wait) and self.retry_max_wait >= self.retry_initial_wait,
+               f"a float in the range [retry_initial_wait, inf) = [{self.retry_initial_wait}, inf)", self.retry_max_wait)
+        if isinstance(self.call_log, os.PathLike):
+            object.__setattr__(self, "call_log", os.fspath(self.call_log))
+        _check("call_log", self.call_log is None or (isinstance(self.call_log, str) and bool(self.call_log.strip())),
+               "None or a file path", self.call_log)
         refuse_secrets({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
-        validate_output_extra(self.extra, float(self.temperature))  # output_mode, n_samples, top_logprobs
+
+    @property
+    def output_options(self) -> OutputOptions:
+        """The output-distance options (mode, n_samples, top_logprobs)."""
+        return OutputOptions(mode=self.output_mode, n_samples=self.n_samples, top_logprobs=self.top_logprobs)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ExplainConfig":
+    def from_dict(cls, values: Mapping[str, Any], *, where: str = "the explain configuration") -> "ExplainConfig":
         """Build from a mapping (e.g. a YAML section); unknown keys are an error with suggestions."""
-        import difflib
-
-        names = {f.name for f in dataclasses.fields(cls)}
         refuse_secrets(values)
-        for key in values:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"Unknown configuration key {key!r}.{hint} Available: {', '.join(sorted(names))}.")
+        _refuse_extra(values if isinstance(values, Mapping) else {}, where)
+        check_keys(where, values, (f.name for f in dataclasses.fields(cls)))
         return cls(**values)
 
     def replace(self, **changes: Any) -> "ExplainConfig":

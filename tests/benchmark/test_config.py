@@ -89,12 +89,33 @@ def test_a_credential_in_the_configuration_is_refused_before_any_work(tmp_path):
     ({"note": "sk-" + "x" * 24}, "extra.note"),
     ({"keys": [{"password": "p"}]}, "extra.keys[0].password"),
 ])
-def test_explain_config_refuses_credentials_anywhere_in_extra(extra, place):
-    with pytest.raises(ConfigError, match=re.escape(place)):
-        ExplainConfig(extra=extra)
+def test_explain_config_refuses_credentials_anywhere_even_in_a_former_extra(extra, place):
+    """A credential is named before anything else, even in an old configuration's 'extra'."""
     with pytest.raises(ConfigError, match=re.escape(place)):
         ExplainConfig.from_dict({"extra": extra})
+    with pytest.raises(ConfigError, match=re.escape("explain." + place)):
+        BenchmarkConfig.from_dict({**BASE, "explain": {"extra": extra}})
+
+
+def test_explain_config_refuses_a_credential_in_a_typed_field():
+    with pytest.raises(ConfigError, match="The value of 'system_prompt' looks like an API key"):
+        ExplainConfig(system_prompt="sk-" + "x" * 24)
 
 
 def test_ordinary_token_settings_are_not_credentials():
-    assert ExplainConfig(max_tokens=12, extra={"top_logprobs": 5, "max_new_tokens": 3}).max_tokens == 12
+    from xai_bench.config import refuse_secrets
+
+    assert ExplainConfig(max_tokens=12, top_logprobs=5).max_tokens == 12
+    refuse_secrets({"max_new_tokens": 3, "top_logprobs": 5, "max_tokens": 12})
+
+
+def test_a_benchmark_configuration_with_explain_extra_gets_a_migration_message():
+    with pytest.raises(ConfigError) as info:
+        BenchmarkConfig.from_dict({**BASE, "explain": {"temperature": 0.8, "extra": {"output_mode": "samples"}}})
+    assert str(info.value).startswith("The 'extra' key in explain was removed: its settings are now keys of explain "
+                                      "itself (output_mode, n_samples, ")
+    assert "Write {output_mode: 'samples'} instead of {extra: {output_mode: 'samples'}}" in str(info.value)
+    config = BenchmarkConfig.from_dict({**BASE, "explain": {"temperature": 0.8, "output_mode": "samples",
+                                                            "concurrency": {"openai": 8}}})
+    assert config.explain.output_mode == "samples" and config.explain.concurrency == {"openai": 8}
+    assert BenchmarkConfig.from_dict(config.to_dict()) == config

@@ -50,15 +50,15 @@ def test_logprob_wasserstein_uses_token_embeddings_as_ground_cost():
     assert logprob_wasserstein(cat, mixed, e) == pytest.approx(0.5 * np.sqrt(2))
 
 
-@pytest.mark.parametrize("extra, temperature, match", [
+@pytest.mark.parametrize("options, temperature, match", [
     ({"output_mode": "tokens"}, 0.0, "'output_mode' parameter must be one of"),
     ({"output_mode": "samples"}, 0.0, "'temperature' parameter must be a float in the range \\(0, 2\\] when"),
     ({"output_mode": "samples", "n_samples": 0}, 0.7, "'n_samples' parameter must be an int"),
     ({"output_mode": "logprobs", "top_logprobs": 21}, 0.0, "'top_logprobs' parameter must be an int"),
 ])
-def test_options_are_validated_when_the_config_is_built(extra, temperature, match):
+def test_options_are_validated_when_the_config_is_built(options, temperature, match):
     with pytest.raises(ConfigError, match=match):
-        ExplainConfig(extra=extra, temperature=temperature)
+        ExplainConfig(**options, temperature=temperature)
 
 
 PROMPT = "Please tell me what the meaning of my life could be ."
@@ -69,15 +69,15 @@ def _top2(e) -> set[str]:
     return {w for _, w, _ in e.top(2)}
 
 
-@pytest.mark.parametrize("extra, temperature, calls", [
+@pytest.mark.parametrize("options, temperature, calls", [
     ({"output_mode": "samples", "n_samples": 8}, 0.8, 8 * 33),
     ({"output_mode": "logprobs", "top_logprobs": 8}, 0.0, 1 + 33),
 ])
-def test_distribution_modes_recover_planted_keywords(extra, temperature, calls, embedder, tmp_path):
+def test_distribution_modes_recover_planted_keywords(options, temperature, calls, embedder, tmp_path):
     from xai_bench.llm.cache import ResponseCache
     from xai_bench.explain.explainer import explain
 
-    cfg = ExplainConfig(n_perturbations=32, seed=0, temperature=temperature, pvalue_permutations=0, extra=extra)
+    cfg = ExplainConfig(n_perturbations=32, seed=0, temperature=temperature, pvalue_permutations=0, **options)
     cache = ResponseCache(tmp_path / "c.sqlite")
     e = explain(PROMPT, "control:noisy-30:meaning,life", cfg, embedder=embedder, cache=cache,
                 progress=False)["gsmile"]
@@ -93,7 +93,7 @@ def test_logprobs_mode_on_the_embedded_model(embedder):
     from xai_bench.explain.explainer import explain
 
     cfg = ExplainConfig(n_perturbations=6, seed=0, max_tokens=8, pvalue_permutations=0,
-                        extra={"output_mode": "logprobs", "top_logprobs": 5})
+                        output_mode="logprobs", top_logprobs=5)
     e = explain("Name the capital city of France .", "local/smollm2-135m", cfg, embedder=embedder,
                 progress=False)["gsmile"]
     assert e.original_response.strip() and np.all(np.isfinite(e.attributions))

@@ -142,7 +142,7 @@ def test_explanation_through_the_openai_provider(llama_server, tmp_path, embedde
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a placeholder key is sent to a self-hosted server
     cfg = ExplainConfig(n_perturbations=8, max_tokens=8, pvalue_permutations=0, api_base=llama_server + "/v1",
-                        extra={"concurrency": 4})
+                        concurrency=4)
     cache = ResponseCache(tmp_path / "c.sqlite")
     e = explain("Name the capital city of France .", "openai/smol", cfg, cache=cache, embedder=embedder,
                 progress=False)["gsmile"]
@@ -162,8 +162,7 @@ def test_faults_are_retried_and_every_call_accounted_for(llama_server, tmp_path,
     cache_path = tmp_path / "c.sqlite"
     with FaultProxy(llama_server) as proxy:
         cfg = ExplainConfig(n_perturbations=12, max_tokens=6, pvalue_permutations=0, api_base=proxy.url,
-                            extra={"concurrency": 4, "num_retries": 3, "retry_initial_wait": 0.05,
-                                   "retry_max_wait": 0.2})
+                            concurrency=4, num_retries=3, retry_initial_wait=0.05, retry_max_wait=0.2)
         e = explain("Suggest a fun activity for a rainy day .", "openai/smol", cfg, cache=ResponseCache(cache_path),
                     embedder=embedder, progress=False)["gsmile"]
     u = e.usage

@@ -54,7 +54,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..paths import REPO_ROOT
-from ..config import METHODS, ConfigError, ExplainConfig, MethodSpec, _check, _is_int, _is_num, refuse_secrets  # shared validators
+from ..config import (METHODS, ConfigError, ExplainConfig, MethodSpec, _check, _is_int, _is_num, check_keys,  # shared validators
+                      refuse_secrets)
 
 __all__ = [
     "BenchmarkConfig",
@@ -79,15 +80,7 @@ _SURROGATES = ("wlr", "ridge", "bayesian_ridge")
 
 
 def _known_keys(where: str, values: Mapping[str, Any], allowed: list[str] | tuple[str, ...]) -> None:
-    if not isinstance(values, Mapping):
-        raise ConfigError(f"The {where!r} section must be a mapping of keys. Got {values!r} instead.")
-    for key in values:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"Unknown key {key!r} in {where}.{hint} Available: {', '.join(sorted(allowed))}."
-            )
+    check_keys(where, values, allowed)
 
 
 def _fields(cls: type) -> list[str]:
@@ -248,7 +241,7 @@ class BenchmarkConfig:
         _check("explain", isinstance(self.explain, ExplainConfig), "an ExplainConfig", self.explain)
         if self.explain.seed != self.seed:
             object.__setattr__(self, "explain", dataclasses.replace(self.explain, seed=self.seed))
-        explain_keys = set(_fields(ExplainConfig)) - {"methods", "seed", "extra"}
+        explain_keys = set(_fields(ExplainConfig)) - {"methods", "seed"}
         _check("sweep", len(self.sweep) <= 1, "a mapping with at most one explain key", dict(self.sweep))
         for key, values in self.sweep.items():
             if key not in explain_keys:
@@ -294,8 +287,6 @@ class BenchmarkConfig:
         explain = self.explain.to_dict()
         for key in ("methods", "seed"):
             explain.pop(key)
-        if not explain.get("extra"):
-            explain.pop("extra", None)
         return {
             "name": self.name,
             "seed": self.seed,
@@ -335,7 +326,7 @@ class BenchmarkConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], *, default_name: str = "benchmark") -> "BenchmarkConfig":
         """Build from a parsed YAML mapping; every problem raises ConfigError naming the key."""
-        refuse_secrets(dict(values))  # before anything else: the place of a credential, e.g. explain.extra.api_key
+        refuse_secrets(dict(values))  # before anything else: the place of a credential, e.g. explain.api_key
         _known_keys("the benchmark configuration", values, _fields(cls))
         v = dict(values)
         for required in ("models", "datasets"):
@@ -363,12 +354,13 @@ class BenchmarkConfig:
             _check(f"variants.{name}.input_distance", "input_distance" in fields, "given", None)
             built[str(name)] = VariantSpec(name=str(name), **fields)
         v["variants"] = built
-        explain = dict(v.get("explain") or {})
-        _known_keys("explain", explain, [f for f in _fields(ExplainConfig)])
+        explain = v.get("explain") or {}
+        # unknown keys here; a leftover "extra" gets its migration message from ExplainConfig.from_dict
+        _known_keys("explain", explain, [*_fields(ExplainConfig), "extra"])
         for moved in ("methods", "seed"):
             if moved in explain:
                 raise ConfigError(f"Set {moved!r} at the top level of a benchmark configuration, not under 'explain'.")
-        v["explain"] = ExplainConfig.from_dict({**explain, "seed": v.get("seed", 0)})
+        v["explain"] = ExplainConfig.from_dict({**explain, "seed": v.get("seed", 0)}, where="explain")
         metrics = v.get("metrics") or {}
         _known_keys("metrics", metrics, _fields(MetricsOptions))
         v["metrics"] = MetricsOptions(**metrics)

@@ -16,9 +16,9 @@ temperature 0, where the distribution is a point mass). Two modes estimate it be
   strings. OWMD is the Wasserstein-P distance between the two weighted point sets (POT).
   Needs a provider that returns log-probabilities (llama.cpp does; many APIs do).
 
-Options live in ``ExplainConfig.extra``: ``output_mode`` ("text" | "samples" | "logprobs"),
+Options are fields of ``ExplainConfig``: ``output_mode`` ("text" | "samples" | "logprobs"),
 ``n_samples`` (k for "samples", default 8) and ``top_logprobs`` (k for "logprobs",
-default 10, at most 20). ``output_options`` validates them.
+default 10, at most 20), validated when the configuration is built.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import OutputOptions, validate_output_extra
+from ..config import OutputOptions
 
 __all__ = [
     "output_options", "pooled_wasserstein",
@@ -35,8 +35,8 @@ __all__ = [
 ]
 
 def output_options(config: Any) -> OutputOptions:
-    """The validated output-distance options of an ExplainConfig."""
-    return validate_output_extra(dict(config.extra or {}), float(config.temperature))
+    """The output-distance options of an ExplainConfig (validated when it was built)."""
+    return config.output_options
 
 
 def _emd(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray, p: float) -> float:
