@@ -40,12 +40,9 @@ def query_settings(model: str, config: ExplainConfig) -> QuerySettings:
     return QuerySettings(
         model=model, temperature=config.temperature, max_tokens=config.max_tokens, top_p=config.top_p,
         seed=config.seed, system_prompt=config.system_prompt, api_base=config.api_base, timeout=config.timeout,
-        num_retries=int(config.extra.get("num_retries", 3)),
-        concurrency=config.extra.get("concurrency"),
-        max_failure_share=float(config.extra.get("max_failure_share", 0.1)),
-        retry_initial_wait=float(config.extra.get("retry_initial_wait", 0.5)),
-        retry_max_wait=float(config.extra.get("retry_max_wait", 20.0)),
-        call_log=config.extra.get("call_log") or os.environ.get("XAI_BENCH_CALL_LOG") or None,
+        num_retries=config.num_retries, concurrency=config.concurrency, max_failure_share=config.max_failure_share,
+        retry_initial_wait=config.retry_initial_wait, retry_max_wait=config.retry_max_wait,
+        call_log=config.call_log or os.environ.get("XAI_BENCH_CALL_LOG") or None,
     )
 
 
