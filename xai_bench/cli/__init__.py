@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "stage": ("xai_bench.cli.stage", "stage"),
     "ui": ("xai_bench.cli.ui", "ui"),
     "cache": ("xai_bench.cli.cache", "cache"),
+    "trend": ("xai_bench.cli.trend", "trend"),
 }
 
 
