@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..ops.audit import verify_log
+from ..ops.audit import AuditError, read_records, verify_log
 from ..ops.audit_report import render_report
 from ._common import user_errors
+from ._format import dumps
 
 __all__ = ["audit"]
 
@@ -60,8 +61,9 @@ def verify(log: Path, expected_head: str | None) -> None:
 @audit.command("report")
 @click.argument("log", type=click.Path(path_type=Path))
 @click.option("--run-id", default=None, help="The run to report (default: the last record).")
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True,
-              help="Markdown or a self-contained HTML page.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json", "table"]), default="md", show_default=True,
+              help="md: Markdown; html: a self-contained page; json: {log, chain, record} with the record as "
+                   "logged; table: the Markdown drawn as tables on the terminal.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report here instead of printing it.")
 @user_errors
@@ -74,8 +76,20 @@ def report(log: Path, run_id: str | None, fmt: str, out: Path | None) -> None:
     \b
     Example:
       xai-bench audit report out/audit.jsonl --run-id 2025-01-01T00-00-00 --format html --out report.html
+      xai-bench audit report out/audit.jsonl --format json | jq .record.gate_verdict
     """
-    text = render_report(log, run_id=run_id, fmt=fmt)  # type: ignore[arg-type]
+    if fmt == "json":
+        text = dumps(_report_doc(log, run_id)) + "\n"
+    elif fmt == "table":
+        if out is not None:
+            raise click.UsageError("--format table draws on the terminal; use md, html or json with --out.")
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(render_report(log, run_id=run_id, fmt="md")))
+        return
+    else:
+        text = render_report(log, run_id=run_id, fmt=fmt)  # type: ignore[arg-type]
     if out is None:
         click.echo(text)
         return
@@ -85,3 +99,19 @@ def report(log: Path, run_id: str | None, fmt: str, out: Path | None) -> None:
     except OSError as e:
         raise _InputError(f"{out}: cannot write the report: {e.strerror or e}") from e
     click.echo(f"report written to {out}")
+
+
+def _report_doc(log: Path, run_id: str | None) -> dict:
+    """The JSON report: the log's path, the chain check and the run's record exactly as logged."""
+    status = verify_log(log)
+    records = read_records(log)
+    if not records:
+        raise AuditError(f"{log}: the audit log has no records to report.")
+    matching = records if run_id is None else [r for r in records if r.get("run_id") == run_id]
+    if not matching:
+        known = [str(r.get("run_id")) for r in records[-10:]]
+        raise AuditError(f"{log}: no record with run_id {run_id!r}. Recent run ids: {', '.join(known)}.")
+    chain = {"ok": status.ok, "n_records": status.n_records, "head_hash": status.head_hash,
+             "first_bad_line": status.first_bad_line, "first_bad_seq": status.first_bad_seq,
+             "reason": status.reason}
+    return {"log": str(log), "chain": chain, "record": matching[-1]}

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ._common import console, load_config, open_cache, preflight_cache, preflight_out, user_errors
+from ._format import Block, echo_json, format_option, print_blocks, status, stdout_to_stderr
 
 __all__ = ["run", "fairness"]
 
@@ -18,30 +19,29 @@ _SUMMARY_METRICS = {"att_auroc": "AUROC", "att_f1": "F1", "comprehensiveness": "
                     "fidelity_r2w_heldout": "R2w-ho", "seconds": "s"}
 
 
-def _print_summary(metrics_path: Path) -> None:
-    """One compact table per model x data set (methods as rows), then the run's notes."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
-    doc = json.loads(metrics_path.read_text(encoding="utf-8"))
-    con = console()
-    name = escape(str(doc.get("config_name", "")))
-    con.print(f"{name}: means over prompts (AUROC = att_auroc, ...; every metric with its "
-              "confidence interval is in report.md)")
+def _summary_blocks(doc: dict[str, Any]) -> list[Block]:
+    """One compact table per model x data set (methods as rows); the run's notes after the last."""
+    blocks = []
     for model, per in doc["results"].items():
         for dataset, methods in per.items():
             present = [m for m in _SUMMARY_METRICS if any(m in v for v in methods.values())]
-            table = Table(title=f"{escape(model)} / {escape(dataset)}", title_justify="left", box=box.SIMPLE_HEAD,
-                          padding=(0, 1))
-            table.add_column("method", overflow="fold")
-            for m in present:
-                table.add_column(_SUMMARY_METRICS[m], justify="right", no_wrap=True)
-            for method, vals in methods.items():
-                table.add_row(escape(method), *[f"{vals[m]:.3f}" if m in vals else "-" for m in present])
-            con.print(table)
-    for note in doc.get("notes", []):
-        con.print(f"[yellow]note:[/yellow] {escape(str(note))}")
+            rows = [[method, *[f"{vals[m]:.3f}" if m in vals else "-" for m in present]]
+                    for method, vals in methods.items()]
+            blocks.append(Block(f"{model} / {dataset}", ["method", *(_SUMMARY_METRICS[m] for m in present)], rows,
+                                right=frozenset(_SUMMARY_METRICS[m] for m in present)))
+    if blocks:
+        notes = [f"note: {n}" for n in doc.get("notes", [])]
+        blocks[-1] = Block(blocks[-1].title, blocks[-1].columns, blocks[-1].rows, blocks[-1].right, notes)
+    return blocks
+
+
+def _print_summary(metrics_path: Path, fmt: str = "table") -> None:
+    """The means of every model x data set x method (the full table with intervals is in report.md)."""
+    doc = json.loads(metrics_path.read_text(encoding="utf-8"))
+    legend = ", ".join(f"{v} = {k}" for k, v in _SUMMARY_METRICS.items() if v != k)
+    print_blocks(_summary_blocks(doc), fmt,
+                 heading=f"{doc.get('config_name', '')}: means over prompts ({legend}; every metric with its "
+                         "confidence interval is in report.md)")
 
 
 def _cache_file(cache: str, out: str) -> Path | None:
@@ -62,25 +62,30 @@ def _cache_file(cache: str, out: str) -> Path | None:
               help="Run folder; an interrupted run resumes when given the same folder.")
 @click.option("--limit", type=int, default=None, help="Use at most this many prompts of every data set.")
 @click.option("--seed", type=int, default=None, help="Override the configuration's master seed.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output and no summary table.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output and no summary table (json and md are still printed).")
 @click.option("--record", is_flag=True,
               help="Afterwards, as the Airflow DAG does: log to MLflow, gate against --baseline, append an audit record.")
 @click.option("--baseline", default=None, help="With --record: run folder, metrics.json (per_prompt.csv beside it) or mlflow:<run_id> to gate against.")
 @click.option("--thresholds", default=None, type=click.Path(dir_okay=False), help="With --record: gate thresholds YAML.")
+@format_option("{out, metrics_json, report_md, metrics: metrics.json's content, record: null or "
+               "{mlflow_run_id, gate_verdict, audit_seq, audit_hash}}")
 @user_errors
 def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: bool, record: bool,
-        baseline: str | None, thresholds: str | None) -> None:
+        baseline: str | None, thresholds: str | None, fmt: str) -> None:
     """Run models x datasets x methods from a YAML configuration.
 
     Writes OUT/metrics.json (schema in docs/results-schema.md), OUT/per_prompt.csv,
     OUT/task_answers.csv, OUT/heatmaps/ and OUT/report.md. Precedence: flags > file > defaults.
     Re-running the same configuration and seed gives the same numbers (wall time aside).
+    --format md prints the summary as Markdown; --format json prints metrics.json's content
+    with the paths (and the --record results) as one document, progress going to stderr.
 
     \b
     Examples:
       xai-bench run --config configs/oracle-smoke.yaml --out runs/oracle-smoke
       xai-bench run --config configs/paper-table3.yaml --out runs/table3 --limit 2 --seed 1
       xai-bench run --config configs/dag-default.yaml --out runs/ci --record --baseline configs/baseline/metrics.json
+      xai-bench run --config configs/oracle-smoke.yaml --out runs/oracle-smoke --format json | jq .metrics.results
     """
     from ..benchmark import load_benchmark_config
     from ..benchmark.runner import run_benchmark
@@ -90,20 +95,30 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
     config = load_benchmark_config(config_path).replace(limit=limit, seed=seed)
     out = str(preflight_out(out))  # before any model call: an unwritable --out is one line, not a late traceback
     preflight_cache(_cache_file(config.cache, out))
-    path = run_benchmark(config, out, progress=not quiet)
-    if not quiet:
-        _print_summary(path)
-        console().print(f"wrote {path} and {Path(out) / 'report.md'}", markup=False)
-    if record:
-        from ..ops.pipeline import record_audit, record_mlflow, run_gate
+    recorded = None
+    with stdout_to_stderr(fmt != "table"):  # progress and log lines; json/md alone on stdout
+        path = run_benchmark(config, out, progress=not quiet)
+        if record:
+            from ..ops.pipeline import record_audit, record_mlflow, run_gate
 
-        run_id = record_mlflow(out)
-        gate = run_gate(out, baseline, thresholds)
-        rec = record_audit(out, gate=gate, mlflow_run_id=run_id)
-        console().print(f"MLflow run {run_id}; gate {gate['verdict']}; audit record {rec['seq']} ({rec['hash'][:12]})")
-        if gate["verdict"] == "insufficient":  # recorded, not a failure of the run
-            console().print("gate: too few prompts to decide for some metric; see gate.json (not a failure)")
-        if gate["verdict"] == "fail":
+            run_id = record_mlflow(out)
+            gate = run_gate(out, baseline, thresholds)
+            rec = record_audit(out, gate=gate, mlflow_run_id=run_id)
+            recorded = {"mlflow_run_id": run_id, "gate_verdict": gate["verdict"], "audit_seq": rec["seq"],
+                        "audit_hash": rec["hash"]}
+    if fmt == "json":
+        echo_json({"out": out, "metrics_json": str(path), "report_md": str(Path(out) / "report.md"),
+                   "metrics": json.loads(path.read_text(encoding="utf-8")), "record": recorded})
+    elif fmt == "md" or not quiet:
+        _print_summary(path, fmt)
+    if not quiet:
+        status(f"wrote {path} and {Path(out) / 'report.md'}", fmt)
+    if recorded is not None:
+        status(f"MLflow run {recorded['mlflow_run_id']}; gate {recorded['gate_verdict']}; audit record "
+               f"{recorded['audit_seq']} ({recorded['audit_hash'][:12]})", fmt)
+        if recorded["gate_verdict"] == "insufficient":  # recorded, not a failure of the run
+            status("gate: too few prompts to decide for some metric; see gate.json (not a failure)", fmt)
+        if recorded["gate_verdict"] == "fail":
             raise SystemExit(1)
 
 
