@@ -69,3 +69,15 @@ def test_task_accuracy_interval_is_wilson_at_the_configured_level(tiny_run):
     assert out["task_accuracy"] == 0.75
     assert (out["task_accuracy_ci_low"], out["task_accuracy_ci_high"]) == (ref.low, ref.high)
     assert out["task_accuracy_ci_low"] < 0.75 < out["task_accuracy_ci_high"]  # a real interval at n = 4
+
+
+def test_the_report_takes_every_direction_from_the_metric_registry():
+    """The 'higher is better' sentence is built from metrics.registry, the one owner of directions."""
+    from xai_bench.benchmark.report import OWN_UNITS, REPORT_COLUMNS, _directions
+    from xai_bench.metrics.registry import direction
+
+    higher, lower = _directions().removeprefix("Higher is better for ").split("; lower for ")
+    columns = [c for _, cols in REPORT_COLUMNS for c in cols if c not in OWN_UNITS]
+    assert higher.split(", ") == [c for c in columns if direction(c) == "higher"]
+    assert lower.split(", ") == [c for c in columns if direction(c) == "lower"]
+    assert "sufficiency" in lower and "att_auroc" in higher and "llm_calls" in lower

@@ -270,6 +270,15 @@ def _heatmaps(run_dir: Path, explanations: list[tuple[str, str, dict[str, Any]]]
     return written
 
 
+def _directions() -> str:
+    """"Higher is better for ...; lower for ..." over the report's columns, from the metric registry."""
+    from ..metrics.registry import direction
+
+    columns = [c for _, cols in REPORT_COLUMNS for c in cols if c not in OWN_UNITS]
+    by = {d: [c for c in columns if direction(c) == d] for d in ("higher", "lower")}
+    return f"Higher is better for {', '.join(by['higher'])}; lower for {', '.join(by['lower'])}"
+
+
 def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any], task_acc: dict[str, Any],
             faith: dict[str, Any], notes: list[str], heatmaps: list[tuple[str, str, str, str]],
             paired: dict[str, Any] | None = None) -> str:
@@ -289,10 +298,9 @@ def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any
              f"Values are means over prompts. With at least {MIN_INTERVAL_PROMPTS} prompts, `[low, high]` is the "
              f"{level} Student-t confidence interval of the mean (`metrics.confidence` = "
              f"{config.metrics.confidence:g}); with fewer, `(min to max)` is the range of the per-prompt values, "
-             "not an interval: so few prompts support none. `–` = not measured or undefined. Higher is better "
-             "for att_*, comprehensiveness, stability_jaccard and fidelity_r2*; lower for sufficiency, fidelity "
-             "errors, seconds and llm_calls; consistency_std (†) is not compared across methods (footnote below "
-             "the table). Comprehensiveness and sufficiency are OWMD output shifts for every method.", ""]
+             f"not an interval: so few prompts support none. `–` = not measured or undefined. {_directions()}; "
+             "consistency_std (†) is not compared across methods (footnote below the table). Comprehensiveness "
+             "and sufficiency are OWMD output shifts for every method.", ""]
     datasets = list(dict.fromkeys(d for per_model in results.values() for d in per_model))
     for dataset in datasets:
         lines += [f"## {dataset}", ""]

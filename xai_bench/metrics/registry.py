@@ -32,6 +32,8 @@ __all__ = [
     "declare_metric",
     "get_metric",
     "list_metrics",
+    "COST_COUNTERS",
+    "direction",
 ]
 
 Aggregation = Literal["mean", "across_models"]
@@ -200,6 +202,28 @@ def get_metric(name: str) -> MetricInfo:
 def list_metrics() -> list[MetricInfo]:
     """Every registered metric, sorted by name."""
     return [_REGISTRY[n] for n in sorted(_REGISTRY)]
+
+
+# Cost counters written beside the metrics by benchmark/scoring.py: not explanation metrics (no
+# implementing function, so not registered), but reports and the gate need their direction too.
+COST_COUNTERS: dict[str, bool] = {"seconds": False, "llm_calls": False}  # name -> higher_is_better
+
+
+def direction(name: str) -> Literal["higher", "lower"] | None:
+    """Which way ``name`` improves ("higher" or "lower"), or None when it is not known here.
+
+    A registered metric, a cost counter, or ``<metric>_<suffix>`` for the longest registered
+    stem (``stability_jaccard_append`` is ``stability_jaccard`` on one kind of change). The one
+    owner of every metric's direction: the gate and the report ask here.
+    """
+    if name in COST_COUNTERS:
+        return "higher" if COST_COUNTERS[name] else "lower"
+    parts = name.split("_")
+    for end in range(len(parts), 0, -1):
+        info = _REGISTRY.get("_".join(parts[:end]))
+        if info is not None:
+            return "higher" if info.higher_is_better else "lower"
+    return None
 
 
 # Fidelity of the surrogate (paper eq. 16-22). Implemented in fidelity.py by

@@ -62,10 +62,6 @@ DEFAULT_MIN_PROMPTS = 5
 
 Direction = Literal["higher", "lower"]
 
-# Cost counters written by benchmark/scoring.py. They are not explanation metrics (no
-# implementing metric function), so the registry does not hold them.
-_COST_DIRECTIONS: dict[str, Direction] = {"seconds": "lower", "llm_calls": "lower"}
-
 DEFAULT_THRESHOLDS: dict[str, Any] = {
     "version": 1,
     "confidence": DEFAULT_CONFIDENCE,
@@ -90,33 +86,18 @@ DEFAULT_THRESHOLDS: dict[str, Any] = {
 }
 
 
-def _registered_direction(name: str) -> Direction | None:
-    from ..metrics import get_metric  # importing the package registers every metric
-
-    try:
-        info = get_metric(name)
-    except KeyError:
-        return None
-    return "higher" if info.higher_is_better else "lower"
-
-
 def metric_direction(metric: str, extra: Mapping[str, str] | None = None) -> Direction | None:
     """Return "higher" or "lower" (which way is better) for ``metric``, or None if unknown.
 
-    Order: ``extra`` (the thresholds file's ``directions``), the cost counters
-    (``seconds``, ``llm_calls``: lower), the metric registry, then the registry entry of
-    the longest registered stem of ``<stem>_<suffix>`` names (``stability_jaccard_append``).
+    ``extra`` (the thresholds file's ``directions``) first, then the metric registry
+    (:func:`xai_bench.metrics.registry.direction`: registered metrics, the cost counters
+    ``seconds`` and ``llm_calls``, and ``<stem>_<suffix>`` names such as ``stability_jaccard_append``).
     """
     if extra and metric in extra:
         return extra[metric]  # type: ignore[return-value]
-    if metric in _COST_DIRECTIONS:
-        return _COST_DIRECTIONS[metric]
-    parts = metric.split("_")
-    for end in range(len(parts), 0, -1):
-        direction = _registered_direction("_".join(parts[:end]))
-        if direction is not None:
-            return direction
-    return None
+    from ..metrics import registry  # importing the package registers every metric
+
+    return registry.direction(metric)
 
 
 @dataclass(frozen=True, kw_only=True)
