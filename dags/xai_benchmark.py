@@ -6,7 +6,8 @@ Re-benchmark token-level explanations (gSMILE, LIME, Bay-LIME) of the configured
 Stages, each a task calling ``xai_bench.benchmark.stages``: prepare + validate data
 (Great Expectations) -> perturb -> query the models -> distances -> surrogate fits and
 per-prompt metrics, the middle four mapped over model x prompt shards -> aggregate ->
-MLflow -> drift gate -> audit record -> enforce the gate.
+MLflow -> drift gate -> report.html (with the verdict, logged to MLflow with the per-prompt
+table) and the trend page of the last runs -> drift alert -> audit record -> enforce the gate.
 
 Intermediate results are files in a run folder (XCom carries paths and shard ids only);
 every task is idempotent. Runs weekly and whenever the prepared data set changes
@@ -16,7 +17,10 @@ metrics.json with per_prompt.csv beside it, or ``mlflow:<run_id>``), ``threshold
 ``fail_on_regression`` (only the gate verdict "fail" fails the run; "insufficient", too few
 prompts to decide, is recorded in gate.json, the audit record and the MLflow tags),
 ``llm_conn_id`` (an Airflow Connection whose password/host become litellm's
-api_key/api_base for hosted models).
+api_key/api_base for hosted models), ``trend_runs`` (runs drawn by the trend page),
+``alert_conn_id`` / ``alert_to`` / ``warn_share`` (drift alerts: an SMTP Connection, see
+``plugins/xai_bench_notify.py``; a failing gate, or a passing metric worse than ``warn_share``
+of its tolerance, mails the run, the rows and the report's links; no Connection, no mail).
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ def _run_dir(params: dict, run_id: str) -> str:
         "fail_on_regression": Param(True, type="boolean"),
         "llm_conn_id": Param(None, type=["null", "string"],
                              description="Airflow Connection holding the API key / base URL of a hosted model"),
+        "trend_runs": Param(10, type="integer", minimum=1, description="Runs drawn by the trend page"),
+        "alert_conn_id": Param("xai_bench_alerts", type=["null", "string"],
+                               description="SMTP Connection for drift alerts (none configured: no alert is sent)"),
+        "alert_to": Param(None, type=["null", "string"], description="Alert recipients [the Connection's extra.to]"),
+        "warn_share": Param(0.5, type="number", exclusiveMinimum=0, maximum=1,
+                            description="A passing metric worse than this share of its tolerance is a warning"),
     },
 )
 def xai_benchmark():
@@ -132,6 +142,39 @@ def xai_benchmark():
         return run_gate(run_dir, params["baseline"], params["thresholds"])
 
     @task
+    def publish_report(run_dir: str, gate: dict, mlflow_run_id: str) -> str:
+        """report.html with the gate verdict, logged to the MLflow run with the per-prompt table."""
+        from xai_bench.ops.report_html import log_report, write_report_html
+
+        path = write_report_html(run_dir)
+        log_report(mlflow_run_id, run_dir)
+        return str(path)
+
+    @task
+    def trend(run_dir: str, mlflow_run_id: str, params=None) -> str:
+        """trend.html and trend.png of the last runs, in the run folder and on its MLflow run."""
+        from xai_bench.ops.trend import publish_trend
+
+        return str(publish_trend(run_dir, mlflow_run_id, last=params["trend_runs"], baseline=params["baseline"],
+                                 thresholds=params["thresholds"], warn_share=params["warn_share"]).html)
+
+    @task
+    def notify_drift(gate: dict, report: str, mlflow_run_id: str, params=None, run_id=None) -> str:
+        """Mail a failing gate (or a metric past the warning share) through the SMTP Connection."""
+        from airflow.sdk import get_current_context
+        from xai_bench.ops.drift_alert import drift_alert
+        from xai_bench.ops.tracking import run_url
+        from xai_bench_notify import send_drift_alert
+
+        alert = drift_alert(gate, run_id=run_id, report_link=[report, run_url(mlflow_run_id)],
+                            warn_share=params["warn_share"])
+        if alert is None or not params.get("alert_conn_id"):
+            return "no alert" if alert is None else f"{alert.level}: not sent (no alert_conn_id)"
+        sent = send_drift_alert(alert, conn_id=params["alert_conn_id"], context=get_current_context(),
+                                to=params.get("alert_to"))
+        return f"{alert.level}: " + (f"sent to {sent}" if sent else f"not sent (no Connection {params['alert_conn_id']!r})")
+
+    @task
     def audit_record(run_dir: str, gate: dict, mlflow_run_id: str) -> str:
         from xai_bench.ops.pipeline import record_audit
 
@@ -154,8 +197,12 @@ def xai_benchmark():
     results = aggregate(f)
     mlflow_id = log_mlflow(results)
     gate = drift_gate(results)
+    report = publish_report(results, gate, mlflow_id)
+    pages = trend(results, mlflow_id)
+    alert = notify_drift(gate, report, mlflow_id)
     audit = audit_record(results, gate, mlflow_id)
-    enforce_gate(gate, audit)
+    gate >> pages  # the trend is drawn after the gate
+    [pages, alert] >> enforce_gate(gate, audit)  # the alert goes out before a failing gate fails the run
 
 
 xai_benchmark()
