@@ -132,7 +132,7 @@ def test_run_provenance_records_the_commit_and_whether_the_tree_was_dirty(tiny_r
     import subprocess
 
     from xai_bench.benchmark.rundir import read_json
-    from xai_bench.benchmark.stages import _git_commit, _git_dirty
+    from xai_bench.benchmark.prepare import _git_commit, _git_dirty
 
     run = read_json(tiny_run / "run.json")
     assert isinstance(run["git_dirty"], bool) and run["git_commit"]
