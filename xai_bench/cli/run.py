@@ -106,9 +106,9 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
             rec = record_audit(out, gate=gate, mlflow_run_id=run_id)
             recorded = {"mlflow_run_id": run_id, "gate_verdict": gate["verdict"], "audit_seq": rec["seq"],
                         "audit_hash": rec["hash"]}
-        from ..ops.report_html import write_report_html
+        from ..ops.report_html import publish_report
 
-        write_report_html(out)  # report.html beside report.md (with the gate verdict under --record)
+        publish_report(out, (recorded or {}).get("mlflow_run_id"))  # report.html beside report.md (+ MLflow)
     if fmt == "json":
         echo_json({"out": out, "metrics_json": str(path), "report_md": str(Path(out) / "report.md"),
                    "metrics": json.loads(path.read_text(encoding="utf-8")), "record": recorded})

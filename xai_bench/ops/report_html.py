@@ -20,9 +20,10 @@ relative to the run folder. Every text taken from the run (prompts, responses, m
 set names, notes, gate reasons) is HTML-escaped, control characters shown as ``\\xNN``
 (the policy of ``explain.heatmap``). Tables and figures fit the page width: long words wrap.
 
-Where it is written: ``xai-bench run`` and ``xai-bench stage aggregate`` after ``report.md``;
-the Airflow DAG after the gate, so the page carries the verdict, and it is logged to the
-run's MLflow parent run with the per-prompt table (:func:`log_report`).
+Where it is written (:func:`publish_report`): ``xai-bench run`` after the run (after the gate
+under ``--record``), and the Airflow DAG after the gate, so the page carries the verdict; a
+recorded run's page is logged to its MLflow parent run with the per-prompt table
+(:func:`log_report`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ..benchmark.report import PAIRED_METRICS, REPORT_COLUMNS, _fmt
 from ..benchmark.rundir import read_json, slug, stage_path, write_text
 from ..explain.heatmap import _esc as esc
 
-__all__ = ["REPORT_HTML", "MAX_HEATMAPS", "render_report_html", "write_report_html", "log_report"]
+__all__ = ["REPORT_HTML", "MAX_HEATMAPS", "render_report_html", "write_report_html", "log_report", "publish_report"]
 
 REPORT_HTML = "report.html"
 MAX_HEATMAPS = 48  # per-prompt heatmap figures embedded; the rest are linked
@@ -298,3 +299,13 @@ def log_report(mlflow_run_id: str, run_dir: str | os.PathLike[str], *, tracking_
                 staged.write_text(redact_text((run_dir / name).read_text(encoding="utf-8")), encoding="utf-8")
                 client.log_artifact(mlflow_run_id, str(staged))
     client.log_table(mlflow_run_id, data=load_run(run_dir).per_prompt, artifact_file="per_prompt_table.json")
+
+
+def publish_report(run_dir: str | os.PathLike[str], mlflow_run_id: str | None = None, *,
+                   tracking_uri: str | None = None) -> Path:
+    """:func:`write_report_html`, then (given ``mlflow_run_id``) :func:`log_report`: what ``xai-bench run``
+    and the DAG call once the gate has run (or, without a record, after the run)."""
+    path = write_report_html(run_dir)
+    if mlflow_run_id:
+        log_report(mlflow_run_id, run_dir, tracking_uri=tracking_uri)
+    return path
