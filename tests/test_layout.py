@@ -65,7 +65,7 @@ def test_every_exception_is_an_xai_bench_error():
         for name, obj in vars(mod).items():
             if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == mod.__name__:
                 found[f"{mod.__name__}.{name}"] = obj
-    assert "xai_bench.errors.ConfigError" in found and "xai_bench.ops.runfolder.GateInputError" in found
+    assert "xai_bench.errors.ConfigError" in found and "xai_bench.ops.results.GateInputError" in found
     outside = [n for n, cls in found.items() if not issubclass(cls, (XaiBenchError, click.ClickException))]
     assert outside == []
 

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 
 from xai_bench.ops.tracking import (
     TrackingError,
-    _tracking_scope,
     default_artifact_location,
     default_tracking_uri,
     flatten_config,
@@ -34,6 +33,7 @@ from xai_bench.ops.tracking import (
     run_url,
     sanitize_name,
     tag_run,
+    tracking_scope,
 )
 
 SECRET = "sk-test0123456789abcdefXYZ"  # looks like an OpenAI key: must never reach MLflow
@@ -370,7 +370,7 @@ def test_tracking_scope_restores_the_callers_uri(monkeypatch):
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////tmp/caller.db")
-    with _tracking_scope("sqlite:////tmp/other.db"):
+    with tracking_scope("sqlite:////tmp/other.db"):
         assert mlflow.get_tracking_uri() == "sqlite:////tmp/other.db"
     assert os.environ["MLFLOW_TRACKING_URI"] == "sqlite:////tmp/caller.db"
     assert mlflow.get_tracking_uri() == "sqlite:////tmp/caller.db"

@@ -68,7 +68,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .gate_report import EXIT_CODES, GateReport, GateRow
-from .runfolder import GateInputError, _metrics_of, PerPrompt, RunData, is_mlflow_source, load_metrics, load_per_prompt, load_run
+from .runfolder import GateInputError, PerPrompt, RunData, is_mlflow_source, load_metrics, load_per_prompt, load_run
+from .runfolder import metrics_cells as _metrics_of
 from .thresholds import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_PROMPTS,

@@ -1,7 +1,8 @@
 """What happens after a benchmark run: MLflow record, drift gate, audit record.
 
 The Airflow DAG runs these as its last three tasks; ``xai-bench run --record`` runs them
-in process. Each reads the results folder written by ``benchmark.stages.aggregate``.
+in process. Each reads the results folder written by ``benchmark.stages.aggregate`` through
+:class:`xai_bench.ops.runfolder.RunFolder`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..paths import audit_log_path, home
+from ..paths import audit_log_path
+from .runfolder import RunFolder
 
 __all__ = ["record_mlflow", "run_gate", "record_audit", "default_audit_log", "data_version"]
 
@@ -20,32 +22,13 @@ def default_audit_log() -> Path:
     return audit_log_path()
 
 
-def _run_info(results_dir: Path) -> dict[str, Any]:
-    p = results_dir / "run.json"
-    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
-
-
-def _dataset_files(results_dir: Path) -> dict[str, str]:
-    cfg = results_dir / "config.json"
-    if not cfg.is_file():
-        return {}
-    data = json.loads(cfg.read_text(encoding="utf-8"))
-    out = {}
-    for spec in data.get("datasets", []):
-        path = Path(spec.get("path", ""))
-        if not path.is_absolute():
-            path = home() / path
-        if path.is_file():
-            out[spec.get("name", path.stem)] = str(path)
-    return out
-
-
 def record_mlflow(results_dir: str | Path, *, tracking_uri: str | None = None) -> str:
     """Log the results folder to MLflow (parent + nested runs); returns the parent run id."""
     from .tracking import log_benchmark_run
 
     results_dir = Path(results_dir)
-    return log_benchmark_run(results_dir, tracking_uri=tracking_uri, dataset_files=_dataset_files(results_dir))
+    files = {name: str(path) for name, path in RunFolder(results_dir).dataset_files().items()}
+    return log_benchmark_run(results_dir, tracking_uri=tracking_uri, dataset_files=files)
 
 
 def run_gate(results_dir: str | Path, baseline: str | None, thresholds: str | None = None) -> dict[str, Any]:
@@ -68,60 +51,23 @@ def run_gate(results_dir: str | Path, baseline: str | None, thresholds: str | No
     return verdict
 
 
-def _explanation_texts(results_dir: Path) -> tuple[list[str], list[str]]:
-    prompts: list[str] = []
-    responses: list[str] = []
-    for path in sorted((results_dir / "fit").glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        stack: list[Any] = [data]
-        while stack:  # every Explanation dict anywhere in the shard file
-            node = stack.pop()
-            if isinstance(node, dict):
-                if "perturbations" in node and "original_response" in node:
-                    prompts.append(node.get("prompt", ""))
-                    responses.append(node.get("original_response", ""))
-                    for p in node["perturbations"]:
-                        prompts.append(p.get("prompt", ""))
-                        responses.append(p.get("response", ""))
-                else:
-                    stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-    return prompts, responses
-
-
 def record_audit(results_dir: str | Path, *, log_path: str | Path | None = None, gate: dict[str, Any] | None = None,
                  mlflow_run_id: str | None = None) -> dict[str, Any]:
     """Append this run's record to the hash-chained audit log; returns the written record."""
     from .audit import AuditRecord, append_record, text_hashes
-    from ..llm.families import is_local, local_name
-    from ..llm.models.local import LOCAL_MODELS, local_weights
 
     results_dir = Path(results_dir)
-    info = _run_info(results_dir)
-    metrics = json.loads((results_dir / "metrics.json").read_text(encoding="utf-8"))
-    config = json.loads((results_dir / "config.json").read_text(encoding="utf-8")) if (results_dir / "config.json").is_file() else {}
-    models: dict[str, dict[str, Any]] = {}
-    for m in info.get("models", []):
-        entry: dict[str, Any] = {}
-        if is_local(m) and local_name(m) in LOCAL_MODELS:
-            try:
-                entry["weights_sha256"] = local_weights(m)[1]
-                backend = info.get("backend") or {}
-                if backend:  # the build that answered (run.json), not whatever is installed now
-                    entry["llama_cpp_build"] = backend.get("build_id")
-                    entry["llama_cpp_system_info"] = backend.get("system_info")
-                    entry["cpu"] = (backend.get("cpu") or {}).get("model")
-            except Exception as e:  # not installed: say so rather than invent a hash
-                entry["weights_sha256"] = None
-                entry["note"] = str(e)[:200]
-        models[m] = entry
-    prompts, responses = _explanation_texts(results_dir)
+    folder = RunFolder(results_dir)
+    info = folder.info()
+    metrics = folder.metrics()
+    config = folder.config()
+    models = {m: folder.model_identity(m) for m in info.get("models", [])}
+    prompts, responses = folder.explanation_texts()
     record = AuditRecord(
         run_id=info.get("run_id", results_dir.name),
         git_commit=info.get("git_commit"),
         config_hash=info.get("config_hash"),
-        dataset_hashes=dict(info.get("fingerprint", {}).get("data", {})),
+        dataset_hashes=folder.dataset_hashes(),
         models=models,
         embedding_model=(config.get("explain") or {}).get("embedding_model", "all-MiniLM-L6-v2"),
         seeds=info.get("seed"),
