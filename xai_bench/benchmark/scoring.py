@@ -23,6 +23,12 @@ surrogate (``explainer.fit_stage``) and measures, per prompt:
 - ``seconds`` (model time + the distances the method needs + its surrogate) and
   ``llm_calls`` (unique prompts the explanation needs, cached or not, so it is reproducible).
 
+With ``metrics.whitebox`` on an in-process local model, a white-box reference row
+("ablation", ``llm.models.whitebox``) gets the leave-one-word-out drop in the log-probability
+of the model's own answer as its attributions; it is scored like a method (accuracy against
+the rationale, erasure) and every method gets ``whitebox_spearman``, its rank correlation
+with the reference. Its ``llm_calls`` count the d + 1 forward passes it takes.
+
 The random baseline ("random") gets i.i.d. N(0, 1) attributions per prompt (and per changed
 prompt and repeated run); it has no surrogate, so no fidelity, and needs no model call.
 
@@ -56,6 +62,7 @@ from ..metrics import (
     topk_jaccard,
 )
 from ..metrics.fidelity import fidelity_stats
+from ..metrics.reference import reference_spearman
 from ..explain.perturbation import Perturbations
 from ..explain.surrogates import gaussian_kernel, lime_kernel
 from .config import RANDOM_METHOD, BenchmarkConfig, VariantSpec
@@ -155,6 +162,31 @@ def _random_explanation(features: Features, seed: int, model: str,
                        config={"seed": seed}, timings={"surrogate": 0.0})
 
 
+def _whitebox_explanation(main: PerturbationSet, model: str, cfg: ExplainConfig, notes: list[str],
+                          where: str) -> Explanation | None:
+    """The white-box reference (module docstring), or None with a note when it cannot be had."""
+    import time
+
+    from ..llm.models.whitebox import WHITEBOX_METHOD, leave_one_out, supports_whitebox
+
+    if not supports_whitebox(model):
+        return None
+    f = main.features
+    answer = main.query.original_response if main.query is not None else ""
+    ones = np.ones(f.n, dtype=np.int8)
+    texts = [f.text] + [f.render(np.where(np.arange(f.n) == i, 0, ones)) for i in range(f.n)]
+    t0 = time.perf_counter()
+    try:
+        lp = leave_one_out(model, cfg.system_prompt, texts, answer)
+    except XaiBenchError as e:
+        notes.append(f"{where}: white-box ablation left out: {e}")
+        return None
+    return Explanation(method=WHITEBOX_METHOD, model=model, prompt=f.text, tokens=list(f.words),
+                       attributions=[float(lp[0] - v) for v in lp[1:]], intercept=float(lp[0]),
+                       original_response=answer, config={"reference": "leave-one-word-out answer log-probability"},
+                       timings={"surrogate": time.perf_counter() - t0})
+
+
 def _method_seconds(spec: VariantSpec | None, q: QueryStage, dist: DistanceStage, e: Explanation) -> float:
     if spec is None:  # random baseline
         return float(e.timings.get("surrogate", 0.0))
@@ -247,6 +279,8 @@ def score_example(
             exps[RANDOM_METHOD] = _random_explanation(main.features, derive_seed(seed, "random", example.id),
                                                       model, main.query.original_response)
             spec_of[RANDOM_METHOD] = None
+        reference = _whitebox_explanation(main, model, cfg, notes, where) if (
+            config.metrics.whitebox and s_index == 0) else None
         metrics: dict[str, dict[str, float]] = {k: {} for k in exps}
         ties = derive_seed(seed, "ties", example.id)  # the tie order of every top-k of this prompt
         held = sets.get(f"{label or 'base'}|heldout")
@@ -266,8 +300,18 @@ def score_example(
             m["seconds"] = _method_seconds(spec, main.query, main.dist, e)
             unique = {main.features.text, *main.perts.texts}
             m["llm_calls"] = float(len(unique)) if spec is not None else 0.0
+        scored = dict(exps)  # the methods, and the white-box reference row where there is one
+        if reference is not None:
+            scored[reference.method] = reference
+            m = metrics[reference.method] = {}
+            if rationale is not None:
+                m.update(attribution_accuracy(reference.attributions, rationale, tie_seed=ties))
+            m["seconds"] = float(reference.timings["surrogate"])
+            m["llm_calls"] = float(main.features.n + 1)  # forward passes, no generation
+            for k, e in exps.items():
+                metrics[k]["whitebox_spearman"] = reference_spearman(e.attributions, reference.attributions)
         if config.metrics.erasure:  # its model calls are a cost of the metric, not of the method
-            for k, v in _erasure(exps, main, model, cfg, cache, embedder, notes, where, ties).items():
+            for k, v in _erasure(scored, main, model, cfg, cache, embedder, notes, where, ties).items():
                 metrics[k].update(v)
         if config.metrics.stability:
             k_top = _stability_k(config, rationale)
@@ -306,7 +350,7 @@ def score_example(
                     metrics[k].update(consistency(np.asarray(mat, float)))
             else:
                 notes.append(f"{where}: consistency skipped, a repeated run failed")
-        for k, e in exps.items():
+        for k, e in scored.items():
             row: dict[str, Any] = {"model": model_spec, "dataset": dataset, "method": k,
                                    "example_id": example.id, "n_words": main.features.n,
                                    "n_rationale": None if rationale is None else int(sum(rationale)),

@@ -27,6 +27,7 @@ from .consistency import consistency, per_token_consistency
 from .erasure import ERASER_BINS, ErasureMask, aopc, erasure_k, erasure_masks
 from .faithfulness import FaithfulnessResult, faithfulness_pearson
 from .random_baseline import RANDOM_METHOD, random_attributions
+from .reference import reference_spearman
 from .stability import CHANGE_KINDS, SYNONYMS, MinimalChange, minimal_changes, topk_jaccard
 
 __all__ = [
@@ -68,5 +69,6 @@ __all__ = [
     "t_interval",
     # random baseline
     "RANDOM_METHOD",
+    "reference_spearman",
     "random_attributions",
 ]
