@@ -188,7 +188,14 @@ class LiteLLMConnectionHook(BaseHook):
 
 
 def _mask(kwargs: Mapping[str, Any]) -> None:
-    """Register secret values with Airflow's log masker (best effort outside a task)."""
+    """Register secret values with Airflow's log masker (best effort outside a task) and with
+    xai-bench's redaction policy (``xai_bench.secrets``: no file it writes holds them)."""
+    from xai_bench.secrets import register_secret
+
+    register_secret(kwargs.get("api_key"))
+    for name, value in (kwargs.get("extra_headers") or {}).items():
+        if _secret_header(name):
+            register_secret(value)
     try:
         from airflow.sdk.log import mask_secret
     except ImportError:  # pragma: no cover - older Task SDKs

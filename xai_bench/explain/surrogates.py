@@ -32,9 +32,10 @@ import numpy as np
 from ..metrics.fidelity import fidelity_stats
 
 __all__ = ["gaussian_kernel", "lime_kernel", "auto_sigma", "SurrogateFit", "fit_surrogate", "SURROGATES",
-           "underdetermined_warning"]
+           "UNDERDETERMINED", "underdetermined_warning", "is_underdetermined_warning"]
 
 SURROGATES = ("wlr", "ridge", "bayesian_ridge")
+UNDERDETERMINED = "The fit is underdetermined"  # how the warning starts: reports count explanations by it
 
 
 def auto_sigma(distances: np.ndarray) -> float:
@@ -75,11 +76,16 @@ def underdetermined_warning(n_samples: int, n_features: int, requested: str, fit
     """The warning an underdetermined fit carries: what happened and how many samples are needed."""
     fallback = ("the weighted least-squares surrogate was replaced by ridge (alpha = 1)" if requested != fitted
                 else f"the {requested} surrogate is regularised, so its attributions are shrunken estimates")
-    return (f"The fit is underdetermined: {n_samples} perturbation(s) were fitted for {n_features + 1} parameters "
+    return (f"{UNDERDETERMINED}: {n_samples} perturbation(s) were fitted for {n_features + 1} parameters "
             f"({n_features} words + intercept), so any surrogate can reproduce them exactly. At least "
             f"{n_features + 2} successful perturbations are needed for a determined fit (J >= {n_features + 2}; "
             f"several times more for a stable one). {fallback[0].upper() + fallback[1:]}, and fidelity R² "
             "(plain, weighted, adjusted) is undefined.")
+
+
+def is_underdetermined_warning(warning: str) -> bool:
+    """True for the warning ``underdetermined_warning`` writes (for counting it in reports)."""
+    return isinstance(warning, str) and warning.startswith(UNDERDETERMINED)
 
 
 def fit_surrogate(masks: np.ndarray, y: np.ndarray, weights: np.ndarray, kind: str = "wlr") -> SurrogateFit:
