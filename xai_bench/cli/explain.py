@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ._common import console, load_config, open_cache, preflight_out, user_errors
+from ._format import Block, dumps, format_option, print_blocks, status, stdout_to_stderr
 
 __all__ = ["explain", "examples", "EXAMPLE_PROMPTS"]
 
@@ -54,25 +55,36 @@ def write_outputs(explanations: dict[str, Any], out: Path) -> dict[str, Path]:
     return paths
 
 
-def print_top(explanations: dict[str, Any], k: int = 8) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    con = console()
+def _top_blocks(explanations: dict[str, Any], k: int = 8) -> list[Block]:
+    """One block per method, its title naming the method (with --method all they are several)."""
+    blocks = []
     for e in explanations.values():
-        table = Table(title=f"{escape(e.method)} on {escape(e.model)}: top tokens", title_justify="left")
-        table.add_column("rank", justify="right")
-        table.add_column("position", justify="right")
-        table.add_column("word")
-        table.add_column("attribution", justify="right")
-        for rank, (pos, word, att) in enumerate(e.top(k), 1):
-            table.add_row(str(rank), str(pos), escape(word), f"{att:+.4f}")
-        con.print(table)
+        rows = [[str(rank), str(pos), word, f"{att:+.4f}"] for rank, (pos, word, att) in enumerate(e.top(k), 1)]
         r2w = e.fit.get("r2w")
-        con.print(f"weighted R^2 {r2w:.3f}" if r2w is not None else "", f"| llm_calls {e.usage.get('llm_calls', 0)}",
-                  f"| cache_hits {e.usage.get('cache_hits', 0)}", f"| {e.timings.get('total', 0):.1f} s")
-        for w in e.warnings:
-            con.print(f"[yellow]warning:[/yellow] {escape(str(w))}")
+        fit = f"weighted R^2 {r2w:.3f} | " if r2w is not None else ""
+        notes = [f"{e.method}: {fit}llm_calls {e.usage.get('llm_calls', 0)} | cache_hits "
+                 f"{e.usage.get('cache_hits', 0)} | {e.timings.get('total', 0):.1f} s"]
+        notes += [f"warning: {w}" for w in e.warnings]
+        blocks.append(Block(f"method {e.method} on {e.model}: top {len(rows)} of {len(e.tokens)} words",
+                            ["rank", "position", "word", "attribution"], rows,
+                            right=frozenset({"rank", "position", "attribution"}), notes=notes))
+    return blocks
+
+
+def print_top(explanations: dict[str, Any], k: int = 8, fmt: str = "table") -> None:
+    """The top-``k`` words of each method as a table (or Markdown), headed by the prompt and response."""
+    first = next(iter(explanations.values()))
+    response = " ".join(first.original_response.split())
+    print_blocks(_top_blocks(explanations, k), fmt, heading=f"prompt: {first.prompt} | response: {response}")
+
+
+def explanations_json(explanations: dict[str, Any]) -> str:
+    """What ``--format json`` prints: one method's explanation exactly as explanation.json holds it,
+    several methods as a JSON array of them in --method order (each as explanation_<method>.json)."""
+    exps = list(explanations.values())
+    if len(exps) == 1:
+        return exps[0].to_json()
+    return dumps([e.to_dict() for e in exps])
 
 
 @click.command()
@@ -83,7 +95,8 @@ def print_top(explanations: dict[str, Any], k: int = 8) -> None:
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
 @click.option("--method", type=_METHOD_CHOICES, multiple=True,
               help="gsmile (default), lime, baylime, or all; repeat to compare side by side.")
-@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
+              help="Output folder for explanation.json and the heatmaps; without it nothing is written.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML configuration.")
 @click.option("--keep-prob", type=float, default=None, help="Probability of keeping each word [0.5].")
 @click.option("--max-tokens", type=int, default=None, help="Maximum tokens per model answer [48].")
@@ -97,30 +110,47 @@ def print_top(explanations: dict[str, Any], k: int = 8) -> None:
 @click.option("--max-features", type=int, default=None, help="Refuse prompts with more words than this [64].")
 @click.option("--template", default=None, help="Task template with one {text} slot; its words are not perturbed.")
 @click.option("--api-base", default=None, help="Base URL of an OpenAI-compatible server.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table (json and md are still printed).")
+@format_option("the explanation as in explanation.json (an array of them for several methods)")
 @_cache_options
 @user_errors
-def explain(prompt: str, model: str, out: str, config_path: str | None, method: tuple[str, ...], quiet: bool,
-            template: str | None, cache_path: str | None, no_cache: bool, refresh_cache: bool, **flags: Any) -> None:
+def explain(prompt: str, model: str, out: str | None, config_path: str | None, method: tuple[str, ...], quiet: bool,
+            fmt: str, template: str | None, cache_path: str | None, no_cache: bool, refresh_cache: bool,
+            **flags: Any) -> None:
     """Explain which words of PROMPT drive MODEL's answer.
 
-    Writes OUT/explanation.json, OUT/heatmap.html and OUT/heatmap.png.
+    With --out, writes OUT/explanation.json (explanation_<method>.json for each of several
+    methods), OUT/heatmap.html and OUT/heatmap.png. Without --out nothing is written to disk
+    except model answers to the response cache in its own location (see --cache; --no-cache
+    writes nothing at all). --format json prints the explanation alone on stdout.
 
     \b
     Examples:
       xai-bench explain "What is the meaning of life ?" --model "oracle:meaning,life" --out out/oracle
       xai-bench explain "Give me three tips for cooking rice ." -m local/smollm2-135m -j 32 --method all -o out/rice
+      xai-bench explain "What is the meaning of life ?" -m "oracle:meaning,life" --format json | jq .attributions
     """
     from ..explain.explainer import explain as run_explain
 
     config = load_config(config_path, {**flags, "methods": _methods(method)})
-    out_dir = preflight_out(out)  # before any model call: an unwritable --out is one line, not a late traceback
+    # before any model call: an unwritable --out is one line, not a late traceback
+    out_dir = preflight_out(out) if out is not None else None
     cache = open_cache(cache_path, no_cache, refresh_cache)
-    exps = run_explain(prompt, model, config, template=template, cache=cache, progress=not quiet)
-    paths = write_outputs(exps, out_dir)
+    with stdout_to_stderr(fmt != "table"):
+        exps = run_explain(prompt, model, config, template=template, cache=cache, progress=not quiet)
+        paths = write_outputs(exps, out_dir) if out_dir is not None else None
+    if fmt == "json":
+        click.echo(explanations_json(exps))
+        for e in exps.values():  # also in the JSON; said on stderr so that a person piping it sees them
+            for w in e.warnings:
+                click.echo(f"warning ({e.method}): {w}", err=True)
+    elif fmt == "md" or not quiet:
+        print_top(exps, fmt=fmt)
     if not quiet:
-        print_top(exps)
-        console().print(f"wrote {paths['explanation']}, {paths['html']}, {paths['png']}", markup=False)
+        if paths is not None:
+            status(f"wrote {paths['explanation']}, {paths['html']}, {paths['png']}", fmt)
+        elif fmt == "table":
+            status("nothing written (pass --out to save explanation.json and the heatmaps)", fmt)
 
 
 @click.command()
