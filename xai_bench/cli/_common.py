@@ -13,29 +13,59 @@ import click
 
 from ..config import ConfigError, ExplainConfig
 from ..errors import OutputError, XaiBenchError
+from ..ops.audit import AuditError
 from ..paths import response_cache_path
 
-__all__ = ["user_errors", "load_config", "open_cache", "console", "preflight_out", "preflight_cache"]
+__all__ = ["user_errors", "load_config", "open_cache", "console", "preflight_out", "preflight_cache", "preflight_record"]
 
 
 def console() -> Any:
     from rich.console import Console
 
-    return Console(stderr=False)
+    return Console(stderr=False, emoji=False)  # ':smile:' in a prompt prints as typed, like '[bold]' (escaped)
+
+
+# What the running command keeps on disk as it works (the response cache, a resumable run
+# folder), as (file that exists once something is kept, description): named when the command
+# fails on output after the work, so the user knows what is not lost and how to reuse it.
+_kept: list[tuple[Path, str]] = []
+
+
+def _keep(marker: Path, where: str) -> None:
+    if (marker, where) not in _kept:
+        _kept.append((marker, where))
+
+
+def _kept_note() -> str:
+    kept = [where for marker, where in _kept if marker.is_file() and marker.stat().st_size > 0]
+    return (" Computed results are kept in " + "; ".join(kept) + ".") if kept else ""
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print library errors caused by the user's input as one line and exit 2 (no traceback)."""
+    """Print library errors caused by the user's input as one line and exit 2 (no traceback).
+
+    A write that fails after the work (OSError: a folder replaced by a file, a full disk)
+    is one line too, naming the file and where the computed results are kept."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _kept.clear()
         try:
             return fn(*args, **kwargs)
         except XaiBenchError as e:  # ConfigError, FeatureError, ModelError, ... all derive from it
-            click.echo(f"Error: {e}", err=True)
+            text = " ".join(str(e).split()) if isinstance(e, ConfigError) else str(e)  # YAML errors span lines
+            click.echo(f"Error: {text}" + (_kept_note() if isinstance(e, (OutputError, AuditError)) else ""), err=True)
             report = getattr(e, "report", None)
             if report is not None and str(report) != str(e):
                 click.echo(str(report), err=True)
+            sys.exit(2)
+        except OSError as e:
+            what = str(e.filename2 or e.filename or "an output file")  # os.replace: filename2 is the target
+            click.echo(f"Error: could not write {what}: {e.strerror or e}.{_kept_note()}", err=True)
+            sys.exit(2)
+        except RecursionError:  # e.g. a YAML alias inside its own anchor ('&a [*a]') in a configuration
+            click.echo("Error: an input nests too deeply or refers to itself (a YAML alias inside its own anchor, "
+                       "such as '&a [*a]'?). Write the value out instead.", err=True)
             sys.exit(2)
 
     return wrapper
@@ -52,11 +82,18 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> ExplainConfig:
             raise ConfigError(f"Configuration file not found: {p}")
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p} is not valid YAML: {e}") from e
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p} must hold a mapping of configuration keys, got {type(data).__name__}")
-        values = dict(data.get("explain", data))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:  # one line: the parser's message spans several
+            raise ConfigError(f"{p} is not valid YAML: {' '.join(str(e).split())}") from e
+        section = data.get("explain", data) if isinstance(data, dict) else data
+        section = {} if section is None else section  # 'explain:' left empty
+        if not isinstance(section, dict):
+            where = "its 'explain' section" if isinstance(data, dict) else "it"
+            raise ConfigError(f"{p} must hold a mapping of configuration keys, but {where} is a "
+                              f"{type(section).__name__}.")
+        bad = [k for k in section if not isinstance(k, str)]
+        if bad:
+            raise ConfigError(f"{p}: configuration keys must be names. Got {bad[0]!r} ({type(bad[0]).__name__}).")
+        values = dict(section)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "methods" in values and isinstance(values["methods"], str):
         values["methods"] = (values["methods"],)
@@ -85,6 +122,7 @@ def preflight_out(out: str | Path, what: str = "Output folder --out") -> Path:
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{what} {folder} is a file, not a folder. Choose another location.")
     _probe(folder, what)
+    _keep(folder / "run.json", f"the run folder {folder} (the same command resumes from its finished stages)")
     return folder
 
 
@@ -98,6 +136,46 @@ def preflight_cache(path: str | Path | None) -> None:
     _probe(file.parent, f"The response cache's folder (for {file.name})")
     if file.exists() and not os.access(file, os.W_OK):
         raise OutputError(f"Response cache {file} is not writable. Fix its permissions or use another --cache.")
+    _keep(file, f"the response cache {file} (every model answer so far; the same command reuses them)")
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores)."""
+    return Path(os.path.abspath(uri[len("sqlite:///"):])) if uri.startswith("sqlite:///") else None
+
+
+def preflight_record(thresholds: str | None = None) -> None:
+    """Before the first model call of ``run --record``: the MLflow store and its artifact folder,
+    the audit log (writable, last record intact) and the gate thresholds are usable; else a
+    one-line error (exit 2) instead of a failure after the work.
+
+    The store is ``$MLFLOW_TRACKING_URI`` or the project's ``mlflow/mlflow.db``; a SQLite store
+    is checked as a file with ``artifacts/`` beside it, a ``file:`` store as a folder; a
+    tracking server is not contacted here (no network before the work). A missing baseline is
+    not an error (the gate records "no-baseline").
+    """
+    from urllib.parse import unquote, urlsplit
+
+    from ..ops.audit import check_appendable
+    from ..ops.tracking import default_tracking_uri
+    from ..paths import audit_log_path
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    db = _sqlite_file(uri)
+    if db is not None:
+        if db.is_dir():
+            raise OutputError(f"The MLflow store {db} (MLFLOW_TRACKING_URI) is a folder, not a SQLite file.")
+        _probe(db.parent, f"The MLflow store's folder (for {db.name}, MLFLOW_TRACKING_URI)")
+        if db.exists() and not os.access(db, os.W_OK):
+            raise OutputError(f"The MLflow store {db} is not writable. Fix its permissions or set MLFLOW_TRACKING_URI.")
+        _probe(db.parent / "artifacts", "The MLflow artifact folder")
+    elif uri.startswith("file:"):
+        _probe(Path(unquote(urlsplit(uri).path)), "The MLflow file store (MLFLOW_TRACKING_URI)")
+    check_appendable(audit_log_path())
+    if thresholds:
+        from ..ops.thresholds import load_thresholds
+
+        load_thresholds(thresholds)
 
 
 def open_cache(path: str | None, no_cache: bool, refresh: bool) -> Any:

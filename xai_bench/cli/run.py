@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._common import console, load_config, open_cache, preflight_cache, preflight_out, user_errors
+from ._common import console, load_config, open_cache, preflight_cache, preflight_out, preflight_record, user_errors
 from ._format import Block, echo_json, format_option, print_blocks, status, stdout_to_stderr
 
 __all__ = ["run", "fairness"]
@@ -95,6 +95,7 @@ def run(config_path: str, out: str, limit: int | None, seed: int | None, quiet: 
     config = load_benchmark_config(config_path).replace(limit=limit, seed=seed)
     out = str(preflight_out(out))  # before any model call: an unwritable --out is one line, not a late traceback
     preflight_cache(_cache_file(config.cache, out))
+    if record: preflight_record(thresholds)  # MLflow store, audit log, thresholds: usable before any model call
     recorded = None
     with stdout_to_stderr(fmt != "table"):  # progress and log lines; json/md alone on stdout
         path = run_benchmark(config, out, progress=not quiet)
