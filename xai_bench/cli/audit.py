@@ -33,9 +33,9 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.argument("log", type=click.Path(path_type=Path))
-@click.option("--head", "expected_head", metavar="HASH", default=None,
-              help="The hash the last record must have (kept elsewhere, e.g. in MLflow); "
-                   "detects records removed from the end.")
+@click.option("--head", "expected_head", metavar="[SEQ:]HASH", default=None,
+              help="The head kept elsewhere (MLflow tags xai_bench.audit_seq and .audit_head); detects records "
+                   "removed from or added to the end and a forged last record (SEQ tells removal from forgery).")
 @user_errors  # AuditError (an XaiBenchError) -> one line on stderr, exit 2
 def verify(log: Path, expected_head: str | None) -> None:
     """Recompute every record's hash and chain link in LOG.
