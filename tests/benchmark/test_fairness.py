@@ -56,3 +56,36 @@ def _explain_yaml(tmp_path):
     p = tmp_path / "explain.yaml"
     p.write_text("explain: {pvalue_permutations: 0}\n", encoding="utf-8")
     return p
+
+
+def test_json_output_stays_clean_when_the_host_logs_info_to_stdout(tmp_path):
+    """Importing Airflow sets the root logger to INFO with a handler on stdout. litellm's loggers have no
+    level of their own, so they used to follow it: two 'LiteLLM completion()' INFO lines per call in front
+    of --json output (the test above failed when it ran after tests/dags in one process)."""
+    import logging
+    import sys
+
+    from click.testing import CliRunner
+
+    from xai_bench.cli import main
+
+    class _Stdout(logging.Handler):  # like Airflow's console handler: whatever sys.stdout is at the time
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stdout.write(self.format(record) + "\n")
+
+    root = logging.getLogger()
+    handler, level = _Stdout(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        variants = tmp_path / "v.yaml"
+        variants.write_text("- What is the meaning of life?\n- What is the purpose of life?\n", encoding="utf-8")
+        result = CliRunner().invoke(main, ["fairness", "-m", "oracle:meaning,purpose", "--variants", str(variants),
+                                           "-j", "8", "--json", "--out", str(tmp_path / "o"),
+                                           "--config", str(_explain_yaml(tmp_path))])
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert result.exit_code == 0, result.output
+    assert "LiteLLM" not in result.output
+    assert json.loads(result.output)["comparisons"][0]["changes"][0]["tokens_a"] == ["meaning"]

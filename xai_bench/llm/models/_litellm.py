@@ -10,6 +10,7 @@ litellm unchanged.
 
 from __future__ import annotations
 
+import os
 import threading
 from types import ModuleType
 
@@ -30,6 +31,23 @@ def litellm_model_name(model: str) -> str:
     return model
 
 
+def _quiet_litellm_loggers() -> None:
+    """Pin litellm's loggers to WARNING unless $LITELLM_LOG chose a level.
+
+    They have no level of their own, so they follow the root logger: a host that sets the root
+    to INFO (importing Airflow does, with a handler on stdout) otherwise gets two INFO lines per
+    model call, on stdout too, in task logs and in front of ``--json`` output.
+    """
+    import logging
+
+    if os.environ.get("LITELLM_LOG"):
+        return
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
 def get_litellm() -> ModuleType:
     """Import litellm offline-safe and register the ``local`` and ``oracle`` providers once."""
     global _registered
@@ -43,6 +61,7 @@ def get_litellm() -> ModuleType:
             from .oracle import OracleLLM
 
             litellm.suppress_debug_info = True
+            _quiet_litellm_loggers()
             providers = [p for p in (litellm.custom_provider_map or []) if p.get("provider") not in ("local", "oracle", "control")]
             providers += [
                 {"provider": "local", "custom_handler": LocalLLM()},
