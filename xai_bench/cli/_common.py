@@ -97,7 +97,11 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> ExplainConfig:
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "methods" in values and isinstance(values["methods"], str):
         values["methods"] = (values["methods"],)
-    return ExplainConfig.from_dict(values)
+    try:
+        return ExplainConfig.from_dict(values)
+    except TypeError as e:  # a value of a type its check does not expect, e.g. 'methods: null'
+        raise ConfigError(f"{path or 'the command line'}: a configuration value has the wrong type ({e}). "
+                          "See the documented keys in xai_bench/config.py.") from e
 
 
 def _probe(folder: Path, what: str) -> None:
