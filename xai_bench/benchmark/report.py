@@ -28,7 +28,7 @@ import io
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..llm.families import is_control
 from ..metrics import INTERVAL_METHOD, MIN_INTERVAL_PROMPTS, faithfulness_pearson
@@ -80,17 +80,24 @@ def _fmt(v: float) -> str:
     return f"{v:.1e}"
 
 
-def _cell(d: dict[str, float], m: str) -> str:
-    """The mean with its interval "[low, high]" (>= 10 prompts) or its range "(min to max)" (fewer)."""
-    if m not in d:
-        return "–"
+def bounds_text(d: dict[str, Any], m: str, fmt: Callable[[float], str] = _fmt) -> str:
+    """``m``'s interval "[low, high]" (>= 10 prompts) or its range "(min to max)" (fewer) as metrics.json
+    gives them, each number through ``fmt``; "" when there is neither (one value, or no spread)."""
     lo, hi = d.get(f"{m}_ci_low"), d.get(f"{m}_ci_high")
     if lo is not None and hi is not None and lo != hi:
-        return f"{_fmt(d[m])} [{_fmt(lo)}, {_fmt(hi)}]"
+        return f"[{fmt(lo)}, {fmt(hi)}]"
     lo, hi = d.get(f"{m}_min"), d.get(f"{m}_max")
     if lo is not None and hi is not None and lo != hi:
-        return f"{_fmt(d[m])} ({_fmt(lo)} to {_fmt(hi)})"
-    return _fmt(d[m])
+        return f"({fmt(lo)} to {fmt(hi)})"
+    return ""
+
+
+def _cell(d: dict[str, float], m: str) -> str:
+    """The mean with its interval or range (``bounds_text``)."""
+    if m not in d:
+        return "–"
+    bounds = bounds_text(d, m)
+    return f"{_fmt(d[m])} {bounds}" if bounds else _fmt(d[m])
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
