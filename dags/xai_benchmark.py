@@ -4,10 +4,13 @@
 Re-benchmark token-level explanations (gSMILE, LIME, Bay-LIME) of the configured LLMs.
 
 Stages, each a task calling ``xai_bench.benchmark.stages``: prepare + validate data
-(Great Expectations) -> perturb -> query the models -> distances -> surrogate fits and
-per-prompt metrics, the middle four mapped over model x prompt shards -> aggregate ->
-MLflow -> drift gate -> report.html (with the verdict, logged to MLflow with the per-prompt
-table) and the trend page of the last runs -> drift alert -> audit record -> enforce the gate.
+(Great Expectations) -> one mapped task group per model x prompt shard (perturb -> query
+the models -> distances -> surrogate fits and per-prompt metrics) -> aggregate -> MLflow ->
+drift gate -> report.html (with the verdict, logged to MLflow with the per-prompt table)
+and the trend page of the last runs -> drift alert -> audit record -> enforce the gate.
+The shard group is mapped as a whole, so a shard that has finished querying goes on to its
+distances and fit while other shards still query (depth-first), instead of every shard
+waiting for the slowest one at each stage.
 
 Intermediate results are files in a run folder (XCom carries paths and shard ids only);
 every task is idempotent. Runs weekly and whenever the prepared data set changes
@@ -28,7 +31,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task, task_group
 from xai_bench_project import PROJECT, XAI_DATA
 
 
@@ -189,12 +192,13 @@ def xai_benchmark():
             raise AirflowFailException(f"Interpretability drift: the gate failed (audit record {audit_hash[:12]}).")
         return gate.get("verdict", "unknown")
 
+    @task_group
+    def shard(shard_id: str):
+        """One model x prompt shard from perturbations to per-prompt metrics."""
+        return fit(distances(query(perturb(shard_id))))
+
     shards = prepare_data()
-    p = perturb.expand(shard_id=shards)
-    q = query.expand(shard_id=p)
-    d = distances.expand(shard_id=q)
-    f = fit.expand(shard_id=d)
-    results = aggregate(f)
+    results = aggregate(shard.expand(shard_id=shards))
     mlflow_id = log_mlflow(results)
     gate = drift_gate(results)
     report = publish_report(results, gate, mlflow_id)

@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import REPO
 
-STAGES = ["prepare_data", "perturb", "query", "distances", "fit", "aggregate", "log_mlflow", "drift_gate",
-          "audit_record", "enforce_gate"]
+SHARD_STAGES = ["shard.perturb", "shard.query", "shard.distances", "shard.fit"]  # one mapped task group
+STAGES = ["prepare_data", *SHARD_STAGES, "aggregate", "log_mlflow", "drift_gate", "audit_record", "enforce_gate"]
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +39,21 @@ def test_task_graph_has_every_stage_in_order(dagbag):
         assert up in tasks[down].upstream_task_ids, (up, down)
 
 
-def test_per_prompt_stages_are_mapped(dagbag):
-    from airflow.sdk.definitions.mappedoperator import MappedOperator
+def test_per_prompt_stages_are_one_mapped_task_group(dagbag):
+    """The four shard stages are mapped as one group over the shards, so shard i's distances
+    depend on shard i's query alone (depth-first), not on every shard's query."""
+    from airflow.sdk.definitions.taskgroup import MappedTaskGroup
 
     dag = dagbag.dags["xai_benchmark"]
-    mapped = {t.task_id for t in dag.tasks if isinstance(t, MappedOperator)}
-    assert mapped == {"perturb", "query", "distances", "fit"}
+    tasks = {t.task_id: t for t in dag.tasks}
+    groups = {tasks[t].task_group.group_id for t in SHARD_STAGES}
+    assert groups == {"shard"}
+    group = tasks["shard.fit"].task_group
+    assert isinstance(group, MappedTaskGroup)
+    assert list(group.iter_mapped_dependencies()) and tasks["prepare_data"] in set(group.iter_mapped_dependencies())
+    # nothing outside the group is mapped, and nothing inside is expanded on its own
+    assert all(getattr(t, "expand_input", None) is None or t.task_group is group for t in dag.tasks)
+    assert {t.task_id for t in group} == set(SHARD_STAGES)
 
 
 def test_schedule_params_and_defaults(dagbag):
