@@ -118,7 +118,7 @@ def test_no_connection_means_no_mail(smtp_receiver):
 
 @pytest.mark.timeout(2400)  # airflow db migrate + the whole DAG on 2 shared cores
 def test_failing_gate_in_a_dag_run_mails_the_alert(smtp_receiver, tmp_path):
-    """The oracle smoke configuration gated against the committed baseline (another model, more prompts):
+    """A small oracle configuration gated against the committed baseline (another model, more prompts):
     the gate fails, the DAG mails the run, the failing rows and the report's links, then fails the run."""
     env = dict(os.environ)
     env.update({
@@ -129,8 +129,14 @@ def test_failing_gate_in_a_dag_run_mails_the_alert(smtp_receiver, tmp_path):
         "AIRFLOW_CONN_XAI_BENCH_ALERTS": _connection(smtp_receiver.server_address[1]),
     })
     (tmp_path / "mlflow").mkdir()
-    conf = {"out_root": str(tmp_path / "runs"), "config": str(REPO / "configs" / "oracle-smoke.yaml"),
-            "trend_runs": 3}
+    config = tmp_path / "alert-smoke.yaml"  # small: two prompts, one method, no model but the oracle
+    config.write_text(json.dumps({
+        "name": "alert-smoke", "seed": 0, "models": ["oracle:@rationale"],
+        "datasets": [{"name": "paper", "path": "data/prepared/paper.jsonl", "limit": 2}], "methods": ["gsmile"],
+        "explain": {"n_perturbations": 16, "pvalue_permutations": 0},
+        "metrics": {"stability_changes": ["append"], "consistency_runs": 2, "fidelity_heldout": 8, "bootstrap": 200},
+        "cache": "run", "heatmap_pngs": 0}), encoding="utf-8")
+    conf = {"out_root": str(tmp_path / "runs"), "config": str(config), "trend_runs": 3}
     r = subprocess.run(["bash", str(REPO / "scripts" / "run_dag.sh"), "-c", json.dumps(conf)], env=env,
                        capture_output=True, text=True, timeout=2300)
     log = r.stdout[-3000:] + r.stderr[-3000:]

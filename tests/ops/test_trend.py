@@ -99,7 +99,7 @@ def test_trend_cli_json_and_a_missing_experiment(two_runs, tmp_path):
     r = CliRunner().invoke(main, ["trend", "--tracking-uri", uri, "--baseline", str(run0), "--out",
                                   str(tmp_path / "t"), "--format", "json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)  # JSON alone on stdout (MLflow progress goes to stderr)
     assert len(out["runs"]) == 2 and sum(out["counts"].values()) == len(out["series"]) > 0
     assert (tmp_path / "t" / "trend.html").is_file()
     r = CliRunner().invoke(main, ["trend", "--tracking-uri", uri, "--experiment", "nope", "--out", str(tmp_path)])

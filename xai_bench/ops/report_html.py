@@ -1,14 +1,15 @@
 """``report.html``: one self-contained page per benchmark run, beside ``report.md``.
 
 ``write_report_html(run_dir)`` reads the run folder through :mod:`xai_bench.ops.runfolder`
-(``metrics.json`` and ``per_prompt.csv``, validated) plus ``run.json``, ``gate.json`` when the
-gate has run, and the explanations in ``fit/``, and writes ``report.html``:
+(``load_run``: ``metrics.json`` and ``per_prompt.csv``, validated; ``RunFolder``: ``run.json``,
+the configuration, the data hashes), plus ``gate.json`` when the gate has run and the
+explanations in ``fit/`` (located by ``benchmark.rundir``), and writes ``report.html``:
 
 - the run's provenance (run id, configuration hash, seed, git commit, models and methods);
 - the gate verdict with its failing, missing, insufficient and warning rows
   (:mod:`xai_bench.ops.drift_alert`), or a line saying the gate has not run;
-- the data versions: each data set's sha256 recorded in ``run.json`` (``fingerprint.data``)
-  and the llama.cpp build that answered;
+- the data versions: each data set's sha256 (``RunFolder.dataset_hashes``: ``run.json``'s
+  ``fingerprint.data``, else the shards') and the llama.cpp build that answered;
 - per data set, the tables of ``report.md`` (``benchmark.report.REPORT_COLUMNS``) with the
   number of prompts and each mean's interval (from 10 prompts on) or range (below), the paired
   comparisons, task accuracy, faithfulness and the notes;
@@ -36,9 +37,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from . import runfolder
+from .runfolder import RunFolder, load_run
 from .drift_alert import WARN_SHARE, failing_rows, warning_rows
-from ..benchmark.report import PAIRED_METRICS, REPORT_COLUMNS, _fmt
+from ..benchmark.report import PAIRED_METRICS, REPORT_COLUMNS, _fmt, bounds_text
 from ..benchmark.rundir import read_json, slug, stage_path, write_text
 from ..explain.heatmap import _esc as esc
 
@@ -86,13 +87,8 @@ def _cell(d: dict[str, Any], m: str) -> str:
     """Mean, then its interval ``[low, high]`` or its range ``(min to max)`` below, as report.md does."""
     if m not in d:
         return "–"
-    lo, hi = d.get(f"{m}_ci_low"), d.get(f"{m}_ci_high")
-    if lo is not None and hi is not None and lo != hi:
-        return f'{esc(_fmt(d[m]))}<span class="ci">[{esc(_fmt(lo))}, {esc(_fmt(hi))}]</span>'
-    lo, hi = d.get(f"{m}_min"), d.get(f"{m}_max")
-    if lo is not None and hi is not None and lo != hi:
-        return f'{esc(_fmt(d[m]))}<span class="ci">({esc(_fmt(lo))} to {esc(_fmt(hi))})</span>'
-    return esc(_fmt(d[m]))
+    bounds = bounds_text(d, m, lambda v: esc(_fmt(v)))
+    return esc(_fmt(d[m])) + (f'<span class="ci">{bounds}</span>' if bounds else "")
 
 
 def _n(d: dict[str, Any]) -> str:
@@ -149,11 +145,10 @@ def _gate(gate: dict[str, Any] | None) -> str:
     return "".join(out)
 
 
-def _data_versions(info: dict[str, Any]) -> str:
-    data = (info.get("fingerprint") or {}).get("data") or {}
+def _data_versions(info: dict[str, Any], data: dict[str, str]) -> str:
     out = ['<h2 id="data">Data versions</h2>']
     if data:
-        out.append(_table(["data set", "sha256 of the prepared file (run.json fingerprint.data)"],
+        out.append(_table(["data set", "sha256 of the prepared data file (run.json)"],
                           [[esc(k), f"<code>{esc(v)}</code>"] for k, v in data.items()]))
     else:
         out.append("<p>run.json records no data hashes.</p>")
@@ -259,13 +254,14 @@ def render_report_html(run_dir: str | os.PathLike[str], *, max_heatmaps: int = M
     if max_heatmaps < 0:
         raise ValueError(f"The 'max_heatmaps' parameter must be an int >= 0. Got {max_heatmaps!r} instead.")
     run_dir = Path(run_dir)
-    doc = runfolder.load_run(run_dir).metrics
-    info = read_json(run_dir / "run.json") if (run_dir / "run.json").is_file() else {}
-    config = read_json(run_dir / "config.json") if (run_dir / "config.json").is_file() else {}
+    folder = RunFolder(run_dir)
+    doc = load_run(run_dir).metrics  # metrics.json and per_prompt.csv, validated together
+    info, config = folder.info(), folder.config()
     gate_path = run_dir / "gate.json"
     gate = json.loads(gate_path.read_text(encoding="utf-8")) if gate_path.is_file() else None
     title = f"Benchmark report: {doc.get('config_name', config.get('name', run_dir.name))}"
-    body = [f"<h1>{esc(title)}</h1>", _meta(doc, info, config), _gate(gate), _data_versions(info), _results(doc),
+    body = [f"<h1>{esc(title)}</h1>", _meta(doc, info, config), _gate(gate), _data_versions(info, folder.dataset_hashes()),
+            _results(doc),
             _heatmaps(run_dir, info, max_heatmaps)]
     return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -284,14 +280,14 @@ def log_report(mlflow_run_id: str, run_dir: str | os.PathLike[str], *, tracking_
     from mlflow import MlflowClient
 
     from .load import load_run
-    from .tracking import _resolve_uri
+    from .mlflow_store import resolve_tracking_uri
 
     import tempfile
 
     from .secrets import redact_text
 
     run_dir = Path(run_dir)
-    client = MlflowClient(_resolve_uri(tracking_uri))
+    client = MlflowClient(resolve_tracking_uri(tracking_uri))
     with tempfile.TemporaryDirectory(prefix="xai-bench-report-") as tmp:
         for name in (REPORT_HTML, "gate.json"):
             if (run_dir / name).is_file():  # key-like strings redacted, as tracking does for every text artifact

@@ -2,7 +2,7 @@
 
 ``write_trend(out_dir, last=N)`` reads the last ``N`` benchmark runs of the MLflow experiment
 (parent runs logged by :mod:`xai_bench.ops.tracking`, newest by start time; each run's
-``metrics.json`` artifact via ``tracking.read_run_metrics``), and for every model x dataset x
+``metrics.json`` artifact via ``mlflow_store.read_run_metrics``), and for every model x dataset x
 method x metric that has a gate rule (:mod:`xai_bench.ops.thresholds`) draws the run means
 over time (the run's ``created`` time) with
 
@@ -20,7 +20,7 @@ escaped) and ``trend.png`` (the overview: per metric, every cell's worsening in 
 tolerance, 0 = baseline, 1 = the limit). ``xai-bench trend`` and the DAG's ``trend`` task call it.
 
 Where: ``tracking_uri`` argument, else ``$MLFLOW_TRACKING_URI``, else the project-local store
-(``tracking.default_tracking_uri``); experiment ``tracking.EXPERIMENT_NAME`` unless told.
+(``mlflow_store.default_tracking_uri``); experiment ``mlflow_store.EXPERIMENT_NAME`` unless told.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .drift_alert import WARN_SHARE
-from .runfolder import _metrics_of, load_metrics
+from .runfolder import load_metrics, metrics_cells
 from .thresholds import DROP_KEYS, Thresholds, load_thresholds
 from ..benchmark.rundir import write_text
 from ..errors import XaiBenchError
@@ -136,9 +136,9 @@ def read_runs(last: int = DEFAULT_LAST, *, tracking_uri: str | None = None, expe
         raise ValueError(f"The 'last' parameter must be an int >= 1. Got {last!r} instead.")
     from mlflow import MlflowClient
 
-    from .tracking import EXPERIMENT_NAME, _resolve_uri, read_run_metrics
+    from .mlflow_store import EXPERIMENT_NAME, read_run_metrics, resolve_tracking_uri
 
-    uri = _resolve_uri(tracking_uri)
+    uri = resolve_tracking_uri(tracking_uri)
     name = experiment or EXPERIMENT_NAME
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(name)
@@ -163,10 +163,10 @@ def _is_extra(metric: str, metrics: dict[str, Any]) -> bool:
 
 def build_series(runs: list[TrendRun], baseline: dict[str, Any] | None, thresholds: Thresholds) -> list[Series]:
     """One :class:`Series` per model x dataset x method x metric with a gate rule, in first-seen order."""
-    base_cells = _metrics_of(baseline) if baseline else {}
+    base_cells = metrics_cells(baseline) if baseline else {}
     keys: dict[tuple[str, str, str, str], None] = {}
     for run in runs:
-        for cell, metrics in _metrics_of(run.results).items():
+        for cell, metrics in metrics_cells(run.results).items():
             for metric in metrics:
                 if not _is_extra(metric, metrics) and thresholds.rule_for(*cell, metric):
                     keys[(*cell, metric)] = None
@@ -174,7 +174,7 @@ def build_series(runs: list[TrendRun], baseline: dict[str, Any] | None, threshol
     for model, dataset, method, metric in keys:
         values = []
         for run in runs:
-            v = _metrics_of(run.results).get((model, dataset, method), {}).get(metric)
+            v = metrics_cells(run.results).get((model, dataset, method), {}).get(metric)
             values.append(float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None)
         base = base_cells.get((model, dataset, method), {}).get(metric)
         out.append(Series(model=model, dataset=dataset, method=method, metric=metric,
@@ -382,9 +382,9 @@ def publish_trend(run_dir: str | os.PathLike[str], mlflow_run_id: str | None = N
     if mlflow_run_id:
         from mlflow import MlflowClient
 
-        from .tracking import _resolve_uri
+        from .mlflow_store import resolve_tracking_uri
 
-        client = MlflowClient(_resolve_uri(tracking_uri))
+        client = MlflowClient(resolve_tracking_uri(tracking_uri))
         for path in (pages.html, pages.png):
             client.log_artifact(mlflow_run_id, str(path), "trend")
     return pages
