@@ -118,7 +118,8 @@ def print_blocks(blocks: Sequence[Block], fmt: str, heading: str | None = None) 
     if heading:
         con.print(escape(heading))
     for b in blocks:
-        table = Table(title=escape(b.title), title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+        con.print(escape(b.title), style="bold")  # a line of its own: a table title wraps at the table's width
+        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1))
         for c in b.columns:
             table.add_column(escape(c), justify="right" if c in b.right else "left",
                              no_wrap=c in b.right, overflow="fold")
@@ -160,6 +161,7 @@ def stdout_to_stderr(enabled: bool = True) -> Iterator[None]:
             yield
     finally:
         sys.stderr.flush()
+        sys.stdout.flush()  # what a handler holding the original stdout buffered meanwhile belongs to stderr too
         if saved is not None:
             os.dup2(saved, 1)
             os.close(saved)
