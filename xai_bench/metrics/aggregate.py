@@ -25,7 +25,7 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .registry import get_metric
+from .registry import find_metric, get_metric
 
 __all__ = ["ConfidenceInterval", "bootstrap_ci", "t_interval", "aggregate", "AGGREGATE_SUFFIXES",
            "MIN_INTERVAL_PROMPTS", "INTERVAL_METHOD"]
@@ -78,14 +78,10 @@ def bootstrap_ci(
     """
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
         raise ValueError(f"n_resamples: expected an integer >= 1, got {n_resamples!r}")
-    if not (0.0 < confidence < 1.0):
-        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
-    x, _ = _finite_values(values)
-    if x.size == 0:
-        return ConfidenceInterval(math.nan, math.nan, math.nan)
+    x, trivial = _spread_or_trivial(values, confidence)
+    if trivial is not None:
+        return trivial
     mean = float(np.mean(x))
-    if x.size < 2 or np.ptp(x) == 0:
-        return ConfidenceInterval(mean, mean, mean)
     from scipy import stats  # imported here so that importing the registry stays cheap
 
     res = stats.bootstrap(
@@ -109,29 +105,35 @@ def t_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95
 
     Raises ValueError for a non-1-D input, an infinite value, or a confidence outside (0, 1).
     """
-    if not (0.0 < confidence < 1.0):
-        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
-    x, _ = _finite_values(values)
-    if x.size == 0:
-        return ConfidenceInterval(math.nan, math.nan, math.nan)
+    x, trivial = _spread_or_trivial(values, confidence)
+    if trivial is not None:
+        return trivial
     mean = float(np.mean(x))
-    if x.size < 2 or np.ptp(x) == 0:
-        return ConfidenceInterval(mean, mean, mean)
     from scipy import stats  # imported here so that importing the registry stays cheap
 
     low, high = stats.t.interval(confidence, df=x.size - 1, loc=mean, scale=float(stats.sem(x)))
     return ConfidenceInterval(mean, float(low), float(high))
 
 
+def _spread_or_trivial(values: Sequence[float] | np.ndarray, confidence: float
+                       ) -> tuple[np.ndarray, ConfidenceInterval | None]:
+    """The finite values, and the interval when there is nothing to estimate: no value gives
+    (NaN, NaN, NaN), one value or constant values (mean, mean, mean). Checks ``confidence``."""
+    if not (0.0 < confidence < 1.0):
+        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
+    x, _ = _finite_values(values)
+    if x.size == 0:
+        return x, ConfidenceInterval(math.nan, math.nan, math.nan)
+    if x.size < 2 or np.ptp(x) == 0:
+        mean = float(np.mean(x))
+        return x, ConfidenceInterval(mean, mean, mean)
+    return x, None
+
+
 def _declared_range(name: str) -> tuple[float, float]:
     """The registry's range of ``name`` or of its registered stem (stability_jaccard_append); else unbounded."""
-    parts = name.split("_")
-    for end in range(len(parts), 0, -1):
-        try:
-            return get_metric("_".join(parts[:end])).range
-        except KeyError:
-            continue
-    return (-math.inf, math.inf)
+    info = find_metric(name)
+    return (-math.inf, math.inf) if info is None else info.range
 
 
 def aggregate(

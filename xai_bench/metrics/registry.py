@@ -34,6 +34,7 @@ __all__ = [
     "list_metrics",
     "COST_COUNTERS",
     "direction",
+    "find_metric",
 ]
 
 Aggregation = Literal["mean", "across_models"]
@@ -218,11 +219,18 @@ def direction(name: str) -> Literal["higher", "lower"] | None:
     """
     if name in COST_COUNTERS:
         return "higher" if COST_COUNTERS[name] else "lower"
+    info = find_metric(name)
+    return None if info is None else ("higher" if info.higher_is_better else "lower")
+
+
+def find_metric(name: str) -> MetricInfo | None:
+    """The MetricInfo of ``name``, or of its longest registered stem when ``name`` is
+    ``<metric>_<suffix>`` (``stability_jaccard_append`` -> ``stability_jaccard``); None if neither."""
     parts = name.split("_")
     for end in range(len(parts), 0, -1):
         info = _REGISTRY.get("_".join(parts[:end]))
         if info is not None:
-            return "higher" if info.higher_is_better else "lower"
+            return info
     return None
 
 
