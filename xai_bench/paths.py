@@ -6,6 +6,7 @@
     XAI_BENCH_CACHE_DIR   user cache (default: ~/.cache/xai-bench)
       responses.sqlite    the response cache
       models/             downloaded model files (Qwen)
+    XAI_BENCH_CALL_LOG    a JSON-lines log of every model call (default: none; ExplainConfig.call_log wins)
 
 ``REPO_ROOT`` is the source checkout that holds ``data/`` and ``configs/``. Every function
 reads the environment when called, never at import, so tests can point them elsewhere.
@@ -24,6 +25,7 @@ __all__ = [
     "model_cache_dir",
     "audit_log_path",
     "mlflow_dir",
+    "call_log_path",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +61,8 @@ def mlflow_dir() -> Path:
     """``<home>/mlflow`` (resolved): holds ``mlflow.db`` and ``artifacts/``."""
     return home().resolve() / "mlflow"
 
+
+def call_log_path() -> Path | None:
+    """$XAI_BENCH_CALL_LOG (one JSON line per model call, see ``xai_bench.llm.query``), else None."""
+    env = os.environ.get("XAI_BENCH_CALL_LOG")
+    return Path(env) if env else None

@@ -13,7 +13,6 @@ input distance, kernel, output distance and surrogate (``config.METHODS``).
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -37,13 +36,16 @@ __all__ = ["explain", "query_stage", "distance_stage", "stage_texts", "fit_stage
 
 
 def query_settings(model: str, config: ExplainConfig) -> QuerySettings:
-    """The request settings of ``config`` for ``model``."""
+    """The request settings of ``config`` for ``model`` (the call log: ``config.call_log``, else
+    ``$XAI_BENCH_CALL_LOG`` through :mod:`xai_bench.paths`)."""
+    from ..paths import call_log_path
+
     return QuerySettings(
         model=model, temperature=config.temperature, max_tokens=config.max_tokens, top_p=config.top_p,
         seed=config.seed, system_prompt=config.system_prompt, api_base=config.api_base, timeout=config.timeout,
         num_retries=config.num_retries, concurrency=config.concurrency, max_failure_share=config.max_failure_share,
         retry_initial_wait=config.retry_initial_wait, retry_max_wait=config.retry_max_wait,
-        call_log=config.call_log or os.environ.get("XAI_BENCH_CALL_LOG") or None,
+        call_log=config.call_log or call_log_path(),
     )
 
 
