@@ -51,6 +51,15 @@ CASES = [
     ("retry_max_wait", 1.0, {"retry_initial_wait": 2.0}, "The 'retry_max_wait' parameter must be a float in the "
                                                          "range [retry_initial_wait, inf) = [2.0, inf). Got 1.0 instead."),
     ("call_log", " ", {}, "The 'call_log' parameter must be None or a file path. Got ' ' instead."),
+    ("sampling", "bandit", {}, "The 'sampling' parameter must be one of 'fixed', 'adaptive'. Got 'bandit' instead."),
+    ("adaptive_initial", 7, {}, "The 'adaptive_initial' parameter must be an even int >= 2 (masks come in "
+                                "complement pairs). Got 7 instead."),
+    ("adaptive_step", 0, {}, "The 'adaptive_step' parameter must be an even int >= 2 (masks come in complement "
+                             "pairs). Got 0 instead."),
+    ("adaptive_stability", 1.5, {}, "The 'adaptive_stability' parameter must be a float in the range (0, 1]. "
+                                    "Got 1.5 instead."),
+    ("adaptive_bootstrap", 5, {}, "The 'adaptive_bootstrap' parameter must be an int in the range [10, 10000]. "
+                                  "Got 5 instead."),
 ]
 
 

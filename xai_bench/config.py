@@ -91,6 +91,9 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+# Perturbation sampling strategies (see xai_bench.explain.adaptive).
+SAMPLINGS = ("fixed", "adaptive")
+
 # Output-distance options (see xai_bench.explain.output_distance).
 OUTPUT_MODES = ("text", "samples", "logprobs")
 
@@ -157,6 +160,12 @@ class ExplainConfig:
     num_retries, concurrency, max_failure_share, retry_initial_wait, retry_max_wait, call_log:
         how requests are sent (xai_bench.llm.query.QuerySettings); they never change an
         answer or its cache key. call_log falls back to $XAI_BENCH_CALL_LOG.
+    sampling: "fixed" (the default, the paper's protocol: n_perturbations masks drawn at once) or
+        "adaptive" (xai_bench.explain.adaptive: the original prompt as an all-ones anchor, then
+        complement pairs of masks with stratified sizes, adaptive_initial first and adaptive_step
+        more per round, until the attributions of every method correlate with their own
+        refits on adaptive_bootstrap bootstrap resamples at adaptive_stability or more on
+        average, or n_perturbations masks are drawn).
     """
 
     methods: tuple[str, ...] = ("gsmile",)
@@ -188,6 +197,14 @@ class ExplainConfig:
     retry_initial_wait: float = 0.5
     retry_max_wait: float = 20.0
     call_log: str | None = None
+    # perturbation sampling (xai_bench.explain.adaptive): "fixed" draws n_perturbations masks at once (the
+    # paper's protocol); "adaptive" draws paired masks in rounds until the top words are stable, at most
+    # n_perturbations of them
+    sampling: Literal["fixed", "adaptive"] = "fixed"
+    adaptive_initial: int = 8
+    adaptive_step: int = 4
+    adaptive_stability: float = 0.9
+    adaptive_bootstrap: int = 50
 
     def __post_init__(self) -> None:
         given = self.methods
@@ -259,6 +276,18 @@ class ExplainConfig:
             object.__setattr__(self, "call_log", os.fspath(self.call_log))
         _check("call_log", self.call_log is None or (isinstance(self.call_log, str) and bool(self.call_log.strip())),
                "None or a file path", self.call_log)
+        _check("sampling", self.sampling in SAMPLINGS, f"one of {', '.join(map(repr, SAMPLINGS))}", self.sampling)
+        _check("adaptive_initial", _is_int(self.adaptive_initial) and self.adaptive_initial >= 2
+               and self.adaptive_initial % 2 == 0, "an even int >= 2 (masks come in complement pairs)",
+               self.adaptive_initial)
+        _check("adaptive_step", _is_int(self.adaptive_step) and self.adaptive_step >= 2 and self.adaptive_step % 2 == 0,
+               "an even int >= 2 (masks come in complement pairs)", self.adaptive_step)
+        _check("adaptive_stability", _is_num(self.adaptive_stability) and 0 < self.adaptive_stability <= 1,
+               "a float in the range (0, 1]", self.adaptive_stability)
+        _check("adaptive_bootstrap", _is_int(self.adaptive_bootstrap) and 10 <= self.adaptive_bootstrap <= 10_000,
+               "an int in the range [10, 10000]", self.adaptive_bootstrap)
+        _check("output_mode", self.sampling != "adaptive" or self.output_mode == "text",
+               "'text' when sampling is 'adaptive' (its rounds compare one answer per prompt)", self.output_mode)
         refuse_secrets({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
     @property

@@ -31,8 +31,8 @@ from ..llm.query import QueryFailures, QuerySettings, Usage, query_model
 from .significance import permutation_pvalues
 from .surrogates import auto_sigma, fit_surrogate, gaussian_kernel, lime_kernel
 
-__all__ = ["explain", "query_stage", "distance_stage", "stage_texts", "fit_stage", "QueryStage", "DistanceStage",
-           "query_settings"]
+__all__ = ["explain", "query_stage", "distance_stage", "stage_texts", "fit_stage", "adaptive_stages", "QueryStage",
+           "DistanceStage", "query_settings"]
 
 
 def query_settings(model: str, config: ExplainConfig) -> QuerySettings:
@@ -294,6 +294,49 @@ def fit_stage(features: Features, perturbations: Perturbations, queried: QuerySt
     )
 
 
+def _merge_queries(a: QueryStage, b: QueryStage) -> QueryStage:
+    """``a``'s original and replies followed by ``b``'s replies (a later adaptive round), usage added up."""
+    usage = Usage(**a.usage).add(Usage(**b.usage))
+    return QueryStage(original_response=a.original_response, responses=[*a.responses, *b.responses],
+                      errors=[*a.errors, *b.errors], usage=usage.to_dict(), seconds=a.seconds + b.seconds)
+
+
+def adaptive_stages(features: Features, model: str, config: ExplainConfig, *, cache: ResponseCache | None = None,
+                    embedder: Embedder | None = None, progress: bool = True) -> tuple[Perturbations, QueryStage,
+                                                                                      DistanceStage, Any]:
+    """``sampling: adaptive``: perturb, query and measure round by round until ``adaptive.AdaptiveSampler``
+    stops; returns (perturbations, responses, distances with ``config``'s p-values, trace).
+
+    The original prompt is sent once, with the first round; later rounds send only their new
+    prompts. p-values are computed once, on the final set."""
+    from .adaptive import AdaptiveSampler
+
+    embedder = embedder or Embedder(config.embedding_model)
+    sampler = AdaptiveSampler(features.n, config)
+    quick = config.replace(pvalue_permutations=0)
+    masks = sampler.first()
+    perts = Perturbations(masks=masks, texts=tuple(features.render(m) for m in masks), seed=config.seed,
+                          keep_prob=config.keep_prob)
+    queried = query_stage(features, perts, model, config, cache=cache, progress=progress)
+    while True:
+        dist = distance_stage(features, perts, queried, quick, embedder=embedder)
+        new = sampler.next_masks(dist, queried.errors)
+        if new is None:
+            break
+        texts = tuple(features.render(m) for m in new)
+        t0 = time.perf_counter()
+        result = query_model(list(texts), query_settings(model, config), cache=cache, progress=progress)
+        later = QueryStage(original_response="", responses=[r.text or "" for r in result.replies],
+                           errors=[r.error for r in result.replies], usage=result.usage.to_dict(),
+                           seconds=time.perf_counter() - t0)
+        queried = _merge_queries(queried, later)
+        perts = Perturbations(masks=np.vstack([perts.masks, new]), texts=perts.texts + texts, seed=config.seed,
+                              keep_prob=config.keep_prob)
+    if config.pvalue_permutations > 0:
+        dist = distance_stage(features, perts, queried, config, embedder=embedder)
+    return perts, queried, dist, sampler.trace
+
+
 def explain(
     prompt: str,
     model: str,
@@ -318,13 +361,21 @@ def explain(
     features = prompt_features(prompt, template=template, words=words, max_features=config.max_features)
     check_model(model)
     check_control_model(model)  # 'control:flaky-abc' is a model-string error, not a connection failure per call
-    perts = generate_perturbations(features, n=config.n_perturbations, keep_prob=config.keep_prob, seed=config.seed)
-    queried = query_stage(features, perts, model, config, cache=cache, progress=progress)
-    dist = distance_stage(features, perts, queried, config, embedder=embedder)
+    trace = None
+    if config.sampling == "adaptive":
+        perts, queried, dist, trace = adaptive_stages(features, model, config, cache=cache, embedder=embedder,
+                                                      progress=progress)
+    else:
+        perts = generate_perturbations(features, n=config.n_perturbations, keep_prob=config.keep_prob,
+                                       seed=config.seed)
+        queried = query_stage(features, perts, model, config, cache=cache, progress=progress)
+        dist = distance_stage(features, perts, queried, config, embedder=embedder)
     out: dict[str, Explanation] = {}
     for m in config.methods:
         out[m] = fit_stage(features, perts, queried, dist, model, config, m)
     total = time.perf_counter() - t_start
     for e in out.values():
         e.timings["total"] = total
+        if trace is not None:  # how many perturbations the stopping rule asked for, round by round
+            e.usage["adaptive"] = trace.to_dict()
     return out
