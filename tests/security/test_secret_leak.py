@@ -55,7 +55,8 @@ def test_a_credential_in_a_configuration_is_refused_before_any_work(planted, tmp
 def test_explain_and_run_record_write_no_credential(planted, tmp_path):
     explain_out, run_out = tmp_path / "explain", tmp_path / "run"
     prompt = f"What is the key {PROMPT_KEY} for ?"
-    r = invoke("explain", prompt, "-m", "oracle:key", "-j", "16", "--permutations", "0", "--method", "all",
+    r = invoke("explain", prompt, "-m", "oracle:key", "-j", "16", "--permutations", "0", "--method", "gsmile",
+               "--method", "lime",
                "--out", str(explain_out))
     assert r.exit_code == 0, r.output
     data = leaktest_dataset(tmp_path / "leaktest.jsonl")
@@ -63,7 +64,7 @@ def test_explain_and_run_record_write_no_credential(planted, tmp_path):
     cfg.write_text(f"name: leak\nseed: 0\nmodels: ['oracle:@rationale']\n"
                    f"datasets: [{{name: leaktest, path: {data}}}]\nmethods: [gsmile, lime]\n"
                    "explain: {n_perturbations: 16, pvalue_permutations: 0}\n"
-                   "metrics: {stability_changes: [append], consistency_runs: 2, fidelity_heldout: 8, bootstrap: 100}\n"
+                   "metrics: {stability: false, consistency_runs: 0, fidelity_heldout: 8, bootstrap: 50}\n"
                    "cache: default\nheatmap_pngs: 1\n")
     r2 = invoke("run", "--config", str(cfg), "--out", str(run_out), "--record")
     assert r2.exit_code == 0, r2.output
