@@ -132,6 +132,7 @@ _OWNERS = {
     # one copy is plugins/xai_bench_project.py, shared by both DAG files
     "XAI_BENCH_HOME": ("plugins/xai_bench_project.py", "xai_bench/paths.py"),
     "XAI_BENCH_AUDIT_LOG": "xai_bench/paths.py",
+    "XAI_BENCH_CALL_LOG": "xai_bench/paths.py",
     "LITELLM_LOCAL_MODEL_COST_MAP": "xai_bench/offline.py",
     "TRANSFORMERS_OFFLINE": "xai_bench/offline.py",
     "DVC_NO_ANALYTICS": "xai_bench/offline.py",
