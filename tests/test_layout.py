@@ -35,6 +35,24 @@ def test_cycle_finder_finds_a_cycle():
     assert check_imports.find_cycles({"a": {"b"}, "b": set()}) == []
 
 
+def test_subpackages_import_down_the_readme_layout_order():
+    """The README's Layout table lists the folders top to bottom; no module imports one listed above its own."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1].split("\nAround it", 1)[0]
+    order = re.findall(r"^\| `xai_bench/(\w*)/?` ", section, flags=re.M)
+    assert order[:7] == ["cli", "ops", "benchmark", "datasets", "explain", "metrics", "llm"] and order[-1] == ""
+    rank = {name: i for i, name in enumerate(order)}  # "" = the top-level modules, last
+    files = sorted(check_imports.PKG.rglob("*.py"))
+    modules = {check_imports.module_name(f) for f in files}
+
+    def folder(module: str) -> str:
+        part = module.split(".")[1] if module.count(".") >= 1 else ""
+        return part if part in rank and part else ""
+
+    upward = [(m, d) for f in files if (m := check_imports.module_name(f)) != "xai_bench"  # the facade re-exports
+              for d in check_imports.imports_of(f, modules) if d != "xai_bench" and rank[folder(d)] < rank[folder(m)]]
+    assert upward == []
+
+
 @pytest.mark.parametrize("lower, upper", [
     ("xai_bench.explain", ("xai_bench.benchmark", "xai_bench.ops", "xai_bench.cli")),
     ("xai_bench.llm", ("xai_bench.explain", "xai_bench.benchmark", "xai_bench.ops", "xai_bench.cli")),
