@@ -60,11 +60,11 @@ def test_task_accuracy_interval_is_wilson_at_the_configured_level(tiny_run):
     from scipy.stats import binomtest
 
     from xai_bench.benchmark.config import BenchmarkConfig
-    from xai_bench.benchmark.report import _task_accuracy
+    from xai_bench.benchmark.task_accuracy import task_accuracy
 
     config = BenchmarkConfig.from_dict(json.loads((tiny_run / "config.json").read_text(encoding="utf-8")))
     task = [{"model": "m", "dataset": "d", "correct": c, "parsed": "A"} for c in (True, True, False, True)]
-    out = _task_accuracy(task, config)["m"]["d"]
+    out = task_accuracy(task, config.metrics.confidence)["m"]["d"]
     ref = binomtest(3, 4).proportion_ci(confidence_level=config.metrics.confidence, method="wilson")
     assert out["task_accuracy"] == 0.75
     assert (out["task_accuracy_ci_low"], out["task_accuracy_ci_high"]) == (ref.low, ref.high)

@@ -19,6 +19,8 @@ faithfulness is the Pearson r across models between task accuracy and the mean
 attribution metric, per data set and method, when at least three models have both;
 control models (``oracle:``, ``control:``) are left out of it, having no task skill.
 A published accuracy given under ``model_accuracy`` takes precedence over the measured one.
+
+Task accuracy, its chance level and the not-above-chance flag: ``task_accuracy``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ..metrics import INTERVAL_METHOD, MIN_INTERVAL_PROMPTS, faithfulness_pearso
 from ..metrics import aggregate as aggregate_rows
 from ..metrics.faithfulness import MIN_MODELS
 from .config import RANDOM_METHOD, BenchmarkConfig
+from .task_accuracy import chance_notes, task_accuracy
 from .rundir import finite_or_none, read_json, slug, stage_path, write_json, write_text
 
 __all__ = ["aggregate", "REPORT_COLUMNS", "ID_COLUMNS", "PAIRED", "PAIRED_METRICS"]
@@ -196,24 +199,6 @@ def _degenerate_notes(rows: list[dict[str, Any]]) -> list[str]:
             for (m, d, meth) in total]
 
 
-def _task_accuracy(task: list[dict[str, Any]], config: BenchmarkConfig) -> dict[str, Any]:
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for t in task:
-        groups[(t["model"], t["dataset"])].append(t)
-    out: dict[str, Any] = {}
-    for (model, dataset), items in groups.items():
-        from scipy.stats import binomtest
-
-        k = sum(1 for t in items if t["correct"])
-        ci = binomtest(k, len(items)).proportion_ci(confidence_level=config.metrics.confidence, method="wilson")
-        out.setdefault(model, {})[dataset] = {
-            "task_accuracy": k / len(items), "task_accuracy_ci_low": float(ci.low),
-            "task_accuracy_ci_high": float(ci.high),
-            "task_accuracy_n": len(items), "parse_rate": sum(t["parsed"] is not None for t in items) / len(items),
-        }
-    return out
-
-
 def _faithfulness(results: dict[str, Any], task_acc: dict[str, Any], config: BenchmarkConfig,
                   notes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -339,12 +324,20 @@ def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any
                       "scores higher; for sufficiency lower is better, so negative favours the method. "
                       "consistency_std and fidelity_* are left out: their units differ between methods.", ""]
     if task_acc:
-        body = [[f"`{m}`", d, _cell(v, "task_accuracy"), f"{v['parse_rate']:.2f}", str(v["task_accuracy_n"])]
-                for m, per in task_acc.items() for d, v in per.items()]
+        def chance(v: dict[str, Any]) -> tuple[str, str]:
+            if "chance" not in v:
+                return "–", "–"
+            flag = "above chance" if v["above_chance"] else "**not above chance: att_* not judged**"
+            return f"{v['chance']:.3f}", f"{flag} (p={v['above_chance_p']:.3g})"
+
+        body = [[f"`{m}`", d, _cell(v, "task_accuracy"), *chance(v), f"{v['parse_rate']:.2f}",
+                 str(v["task_accuracy_n"])] for m, per in task_acc.items() for d, v in per.items()]
         lines += ["## Task accuracy (measured on gold labels)", "",
-                  _table(["model", "dataset", "accuracy", "parse rate", "prompts"], body), "",
+                  _table(["model", "dataset", "accuracy", "chance", "vs chance", "parse rate", "prompts"], body), "",
                   "Answers are parsed as documented in `xai_bench/benchmark/answers.py`; an unparsed answer "
-                  "counts as wrong.", ""]
+                  "counts as wrong. Chance = 1 / number of labels; \"vs chance\" is a one-sided exact binomial "
+                  "test. Where a model is not above chance, its agreement with human rationales (att_*) says "
+                  "nothing about the methods.", ""]
     if faith:
         body = [[d, meth, metric, f"{e['r']:+.3f}", "–" if e["p"] is None else f"{e['p']:.3f}", str(e["n_models"])]
                 for d, per in faith.items() for meth, mets in per.items() for metric, e in mets.items()]
@@ -384,7 +377,8 @@ def aggregate(run_dir: str | Path) -> Path:
     notes += _degenerate_notes(rows)
     _write_csv(run_dir / "task_answers.csv", task, ("model", "dataset", "example_id", "label", "parsed", "correct"))
     results = _aggregate_groups(rows, config)
-    task_acc = _task_accuracy(task, config)
+    task_acc = task_accuracy(task, config.metrics.confidence)
+    notes += chance_notes(task_acc)
     faith = _faithfulness(results, task_acc, config, notes)
     if config.random_baseline and not any(RANDOM_METHOD in per for m in results.values() for per in m.values()):
         notes.append("The random baseline has no rows (every prompt failed).")

@@ -261,6 +261,7 @@ def fit(run_dir: str | Path, shard_id: str) -> Path:
                                                                     template=ex.template)
                 task.append({"model": shard["model"], "dataset": shard["dataset"], "example_id": ex.id,
                              "label": ex.label, "parsed": parsed, "correct": parsed == ex.label,
+                             "n_labels": len(ex.label_set),
                              "response": response, "error": main.error})
     finally:
         if cache is not None:

@@ -15,7 +15,7 @@ import numpy as np
 from ._arrays import TieSeed, as_binary_mask, as_scores, top_k_mask
 from .registry import register_metric
 
-__all__ = ["attribution_accuracy", "binarize_attributions"]
+__all__ = ["PLAUSIBILITY_METRICS", "attribution_accuracy", "binarize_attributions"]
 
 Binarize = Literal["topk", "threshold"]
 
@@ -46,6 +46,11 @@ def binarize_attributions(
     if not math.isfinite(thr):
         raise ValueError(f"threshold: expected a finite number, got {threshold!r}")
     return (scores > thr).astype(np.int8)
+
+
+# Agreement with human rationales ("plausibility"): meaningful only for a model that can do
+# the task; the report and the gate flag cells where the model is not above chance.
+PLAUSIBILITY_METRICS = ("att_acc", "att_f1", "att_auroc", "att_auprc")
 
 
 @register_metric("att_acc", higher_is_better=True, range=(0.0, 1.0), description="accuracy of binarised attributions")

@@ -48,7 +48,11 @@ Verdicts
 ``missing``       in the baseline but not in the current run: a model/dataset/method cell, a
                   metric, or prompts (the row's metric is ``prompts``); this fails the gate.
 ``new``           only in the current run (cells, metrics, prompts); informational.
-``info``          a metric with no rule: reported, never gated.
+``info``          a metric with no rule: reported, never gated; also every plausibility row
+                  (``att_*``, agreement with human rationales) of a model/dataset cell where the
+                  language model is not above chance on the task (``task_accuracy.above_chance``
+                  false in either run's metrics.json): a model that cannot do the task gives no
+                  verdict on a method's agreement with human rationales.
 
 The overall verdict is ``fail`` when any row is ``fail`` or ``missing``, else
 ``insufficient`` when any row is ``insufficient``, else ``pass``. ``xai-bench gate`` exits 0
@@ -62,11 +66,13 @@ the result types are in :mod:`xai_bench.ops.gate_report`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..metrics.accuracy import PLAUSIBILITY_METRICS
 from .gate_report import EXIT_CODES, GateReport, GateRow
 from .runfolder import GateInputError, PerPrompt, RunData, is_mlflow_source, load_metrics, load_per_prompt, load_run
 from .runfolder import metrics_cells as _metrics_of
@@ -300,6 +306,25 @@ def _judge(
     return GateRow(**common, **stats, verdict="pass")
 
 
+def _not_above_chance(doc: Mapping[str, Any], which: str) -> dict[tuple[str, str], str]:
+    """(model, dataset) -> why, for the cells metrics.json flags as not above chance."""
+    out: dict[tuple[str, str], str] = {}
+    for model, per in (doc.get("task_accuracy") or {}).items():
+        for dataset, v in (per or {}).items():
+            if isinstance(v, Mapping) and v.get("above_chance") is False:
+                out[(model, dataset)] = (f"the model is not above chance on this task in the {which} run (task accuracy "
+                                         f"{v.get('task_accuracy', float('nan')):.3g} vs chance "
+                                         f"{v.get('chance', float('nan')):.3g}, n={v.get('task_accuracy_n')})")
+    return out
+
+
+def _not_judged(row: GateRow, why: str) -> GateRow:
+    was = f"; would have been {row.verdict}" + (f": {row.reason}" if row.reason else "")
+    return dataclasses.replace(row, verdict="info",
+                               reason=f"not judged: {why}, so agreement with human rationales says nothing about "
+                                      f"the method{was}")
+
+
 def compare(
     baseline: RunData,
     current: RunData,
@@ -379,6 +404,10 @@ def compare(
                 continue
             rows.append(GateRow(model=cell[0], dataset=cell[1], method=cell[2], metric=metric, current=_num(cur),
                                 verdict="new", reason="model/dataset/method not in the baseline"))
+    unjudged = {**_not_above_chance(baseline.metrics, "baseline"), **_not_above_chance(current.metrics, "current")}
+    rows = [_not_judged(r, unjudged[(r.model, r.dataset)])
+            if r.metric in PLAUSIBILITY_METRICS and (r.model, r.dataset) in unjudged and r.verdict != "info" else r
+            for r in rows]
     return GateReport(
         rows=rows,
         baseline_source=baseline.source if baseline_source is None else baseline_source,
