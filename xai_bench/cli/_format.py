@@ -114,7 +114,7 @@ def print_blocks(blocks: Sequence[Block], fmt: str, heading: str | None = None) 
     from rich.markup import escape
     from rich.table import Table
 
-    con = Console(highlight=False)
+    con = Console(highlight=False, emoji=False)  # ':smile:' in a prompt prints as typed (escape() leaves it)
     if heading:
         con.print(escape(heading))
     for b in blocks:
