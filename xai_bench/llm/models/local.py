@@ -30,7 +30,8 @@ from ...errors import ModelError
 from ..families import local_name
 from ._response import make_response
 
-__all__ = ["LocalLLM", "LocalModelSpec", "LOCAL_MODELS", "resolve_local_model", "weights_sha256"]
+__all__ = ["LocalLLM", "LocalModelSpec", "LOCAL_MODELS", "resolve_local_model", "weights_sha256", "local_chat",
+           "chat_params"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +176,7 @@ class _Loaded:
     def __init__(self, llama: Any) -> None:
         self.llama = llama
         self.lock = threading.Lock()
+        self.batch_context: Any = None  # batched.py's multi-sequence context, created on first use
 
 
 _models: dict[tuple[str, bool], _Loaded] = {}
@@ -187,6 +189,9 @@ def _close_all() -> None:
     with _models_lock:
         for loaded in _models.values():
             try:
+                from .batched import close_context
+
+                close_context(loaded)
                 loaded.llama.close()
             except Exception:  # noqa: BLE001 - best effort at exit
                 pass
@@ -202,9 +207,12 @@ def _load(name: str, logits_all: bool = False) -> _Loaded:
             path = resolve_local_model(name)
             from llama_cpp import Llama
 
+            from .batched import default_threads
+
             n_ctx = LOCAL_MODELS[name].n_ctx if name in LOCAL_MODELS else 2048
-            _models[key] = _Loaded(Llama(model_path=str(path), n_ctx=n_ctx, n_threads=2, verbose=False,
-                                         logits_all=bool(logits_all)))
+            threads = default_threads()
+            _models[key] = _Loaded(Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
+                                         n_threads_batch=threads, verbose=False, logits_all=bool(logits_all)))
         return _models[key]
 
 
@@ -230,19 +238,30 @@ def local_chat(name: str, messages: list[dict[str, Any]], **params: Any) -> dict
     top = params.get("top_logprobs")
     want_lp = bool(params.get("logprobs")) or bool(top)
     loaded = _load(name, logits_all=want_lp)
+    kwargs = chat_params(params)
+    if want_lp:
+        kwargs["logprobs"] = True
+        kwargs["top_logprobs"] = int(top or 1)
+    with loaded.lock:
+        from .batched import default_threads
+
+        threads = int(params.get("n_threads") or default_threads())  # the configured count, else all cores
+        loaded.llama._ctx.set_n_threads(threads, threads)
+        return loaded.llama.create_chat_completion(messages=messages, **kwargs)
+
+
+def chat_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The sampling arguments of ``create_chat_completion`` for a request's parameters: temperature
+    (default 0), max_tokens (default 48), and seed, top_p, stop when given. Shared by ``local_chat``
+    and batched decoding, so both ask the model the same thing."""
     kwargs: dict[str, Any] = {
-        "messages": messages,
         "temperature": float(params.get("temperature", 0.0) or 0.0),
         "max_tokens": int(params.get("max_tokens") or 48),
     }
     for key in ("seed", "top_p", "stop"):
         if params.get(key) is not None:
             kwargs[key] = params[key]
-    if want_lp:
-        kwargs["logprobs"] = True
-        kwargs["top_logprobs"] = int(top or 1)
-    with loaded.lock:
-        return loaded.llama.create_chat_completion(**kwargs)
+    return kwargs
 
 
 class LocalLLM(CustomLLM):
