@@ -60,6 +60,9 @@ CASES = [
                                     "Got 1.5 instead."),
     ("adaptive_bootstrap", 5, {}, "The 'adaptive_bootstrap' parameter must be an int in the range [10, 10000]. "
                                   "Got 5 instead."),
+    ("local_batch_size", 0, {}, "The 'local_batch_size' parameter must be an int in the range [1, 256]. Got 0 instead."),
+    ("local_threads", 0, {}, "The 'local_threads' parameter must be None (every core this process may use) or an int "
+     ">= 1. Got 0 instead."),
 ]
 
 

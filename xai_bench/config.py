@@ -207,6 +207,11 @@ class ExplainConfig:
     adaptive_step: int = 4
     adaptive_stability: float = 0.9
     adaptive_bootstrap: int = 50
+    # in-process local models (xai_bench.llm.models.batched): prompts decoded together per llama_decode step
+    # (1: one at a time) and llama.cpp threads (None: every core this process may use); recorded with the run,
+    # not part of the response cache key (the module docstring says why)
+    local_batch_size: int = 16
+    local_threads: int | None = None
 
     def __post_init__(self) -> None:
         given = self.methods
@@ -290,6 +295,10 @@ class ExplainConfig:
                "an int in the range [10, 10000]", self.adaptive_bootstrap)
         _check("output_mode", self.sampling != "adaptive" or self.output_mode == "text",
                "'text' when sampling is 'adaptive' (its rounds compare one answer per prompt)", self.output_mode)
+        _check("local_batch_size", _is_int(self.local_batch_size) and 1 <= self.local_batch_size <= 256,
+               "an int in the range [1, 256]", self.local_batch_size)
+        _check("local_threads", self.local_threads is None or (_is_int(self.local_threads) and self.local_threads >= 1),
+               "None (every core this process may use) or an int >= 1", self.local_threads)
         refuse_secrets({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
     @property
