@@ -300,6 +300,8 @@ def score_example(
             m["seconds"] = _method_seconds(spec, main.query, main.dist, e)
             unique = {main.features.text, *main.perts.texts}
             m["llm_calls"] = float(len(unique)) if spec is not None else 0.0
+            if spec is not None and main.query.tokens is not None:  # the explanation's token cost (issue 11)
+                m.update({k: float(v) for k, v in main.query.tokens.items()})
         scored = dict(exps)  # the methods, and the white-box reference row where there is one
         if reference is not None:
             scored[reference.method] = reference

@@ -207,7 +207,10 @@ def list_metrics() -> list[MetricInfo]:
 
 # Cost counters written beside the metrics by benchmark/scoring.py: not explanation metrics (no
 # implementing function, so not registered), but reports and the gate need their direction too.
-COST_COUNTERS: dict[str, bool] = {"seconds": False, "llm_calls": False}  # name -> higher_is_better
+# llm_calls: distinct prompts an explanation sends (cached or not); prompt_tokens / completion_tokens: their
+# tokens as the provider counted them (explain.explainer.QueryStage.tokens), per prompt and method.
+COST_COUNTERS: dict[str, bool] = {"seconds": False, "llm_calls": False, "prompt_tokens": False,
+                                  "completion_tokens": False}  # name -> higher_is_better
 
 
 def direction(name: str) -> Literal["higher", "lower"] | None:
