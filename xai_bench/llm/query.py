@@ -30,6 +30,7 @@ from typing import Any, Sequence
 from ..errors import ModelError
 from .cache import ResponseCache, request_key
 from .calls import call_with_retries, is_retryable
+from . import local_batch
 from .families import is_local, local_name
 from .models._litellm import get_litellm, litellm_model_name
 from .replies import ModelReply, QueryFailures, QueryResult, Usage
@@ -163,10 +164,15 @@ async def _query_async(prompts: list[str], settings: QuerySettings, *, cache: Re
 
     sem = asyncio.Semaphore(settings.effective_concurrency())
     bar = _Progress(total=len(todo), description=f"{description} {settings.model}", enabled=progress and bool(todo))
+    # in-process local models: the prompts to send are decoded together (llm/local_batch.py)
+    batched = await local_batch.answer_batch(settings, todo, sample) if todo and local_batch.applies(settings) else {}
 
     async def one(p: str) -> None:
-        async with sem:
-            reply = await call_with_retries(litellm, settings, p, sample)
+        if p in batched:
+            reply = batched[p]
+        else:
+            async with sem:
+                reply = await call_with_retries(litellm, settings, p, sample)
         if reply.ok and cache is not None:
             req = settings.request(p, sample)
             extra = {"logprobs": reply.logprobs} if reply.logprobs else None

@@ -39,6 +39,8 @@ class QuerySettings:
     retry_initial_wait: float = 0.5
     retry_max_wait: float = 20.0
     call_log: str | Path | None = None
+    local_batch_size: int = 16  # local/ models: prompts decoded together (xai_bench.llm.local_batch); 1 = one by one
+    local_threads: int | None = None  # llama.cpp threads of batched decoding (None: every core)
 
     @property
     def in_process(self) -> bool:

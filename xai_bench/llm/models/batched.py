@@ -54,7 +54,7 @@ import numpy as np
 
 from ...errors import ModelError
 
-__all__ = ["BatchedReply", "DecodeSettings", "batched_chat", "default_threads", "common_prefix_length"]
+__all__ = ["BatchedReply", "DecodeSettings", "batched_chat", "chunks", "default_threads", "common_prefix_length"]
 
 # Sampler settings batched decoding reproduces; anything else (grammars, logit biases, mirostat,
 # logits processors) is refused rather than silently decoded differently.
@@ -106,6 +106,7 @@ class BatchedReply:
     completion_tokens: int
     finish_reason: str
     seconds: float = 0.0  # wall time of the chunk this request was decoded in, shared by its requests
+    chunk_size: int = 1  # requests decoded together in that chunk
 
 
 class _Captured(Exception):
@@ -216,10 +217,10 @@ class _Seq:
     def _end(self, text: bytes, reason: str) -> None:
         self.text, self.finish = text, reason
 
-    def reply(self, seconds: float) -> BatchedReply:
+    def reply(self, seconds: float, chunk_size: int) -> BatchedReply:
         return BatchedReply(text=self.text.decode("utf-8", errors="ignore"), prompt_tokens=len(self.prompt),
                             completion_tokens=len(self.completion), finish_reason=self.finish or "length",
-                            seconds=seconds)
+                            seconds=seconds, chunk_size=chunk_size)
 
 
 @dataclass
@@ -394,17 +395,27 @@ def batched_chat(name: str, requests: Sequence[list[dict[str, Any]]], *, setting
     replies: list[BatchedReply] = []
     with loaded.lock:
         llama = loaded.llama
-        for lo in range(0, len(requests), settings.batch_size):
+        for lo, hi in chunks(len(requests), settings.batch_size):
             t0 = time.perf_counter()
             seqs = []
-            for sid, i in enumerate(range(lo, min(lo + settings.batch_size, len(requests)))):
+            for sid, i in enumerate(range(lo, hi)):
                 kwargs = chat_params({**params, "seed": seeds[i]})
                 req = _request(llama, list(requests[i]), kwargs)
                 seqs.append(_Seq(sid, req, _sampler(llama, req), llama))
             _run_chunk(loaded, seqs, settings)
             dt = time.perf_counter() - t0
-            replies.extend(s.reply(dt) for s in seqs)
+            replies.extend(s.reply(dt, len(seqs)) for s in seqs)
     return replies
+
+
+def chunks(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges over ``n`` requests: as few chunks as ``batch_size`` allows, of equal
+    sizes (65 requests at 16 are 5 chunks of 13, not 4 of 16 and one of 1)."""
+    if n <= 0:
+        return []
+    k = -(-n // batch_size)
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def close_context(loaded: Any) -> None:
