@@ -61,6 +61,23 @@ class QueryStage:
     seconds: float
     # output_mode "samples"/"logprobs": the per-prompt distributions (output_distance.distribution_owmd)
     distribution: dict[str, Any] | None = None
+    # prompt_tokens / completion_tokens of every distinct request, cached or not (``usage`` counts fresh
+    # calls only): what the explanation costs, the same in every run; None in runs written before it existed
+    tokens: dict[str, int] | None = None
+
+
+def request_tokens(*results: Any) -> dict[str, int]:
+    """Prompt and completion tokens of the distinct prompts of query results, cached replies included."""
+    seen: dict[tuple[int, str], tuple[int, int]] = {}
+    for i, result in enumerate(results):
+        for r in result.replies:
+            seen.setdefault((i, r.prompt), (int(r.prompt_tokens or 0), int(r.completion_tokens or 0)))
+    return {"prompt_tokens": sum(p for p, _ in seen.values()), "completion_tokens": sum(c for _, c in seen.values())}
+
+
+def _add_tokens(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[str, int] | None:
+    return None if a is None or b is None else {k: a.get(k, 0) + b.get(k, 0) for k in ("prompt_tokens",
+                                                                                        "completion_tokens")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +118,7 @@ def query_stage(features: Features, perturbations: Perturbations, model: str, co
         errors=[r.error for r in replies],
         usage=result.usage.to_dict(),
         seconds=time.perf_counter() - t0,
+        tokens=request_tokens(result),
     )
 
 
@@ -121,11 +139,13 @@ def _distribution_query_stage(features: Features, perturbations: Perturbations, 
     t0 = time.perf_counter()
     prompts = [features.text, *perturbations.texts]
     usage = Usage()
+    results: list[Any] = []
     if options.mode == "samples":
         runs = []
         for s in range(options.n_samples):
             res = query_model(prompts, settings, cache=cache, progress=progress,
                               description=f"sample {s + 1}/{options.n_samples}", sample=s)
+            results.append(res)
             usage.add(Usage(**res.usage.to_dict()))
             runs.append(res.replies)
         _check_original(model, runs[0][0])
@@ -143,6 +163,7 @@ def _distribution_query_stage(features: Features, perturbations: Perturbations, 
         _check_original(model, full.replies[0])
         lp_settings = dataclasses.replace(settings, logprobs=options.top_logprobs, max_tokens=1)
         res = query_model(prompts, lp_settings, cache=cache, progress=progress, description="next-token logprobs")
+        results += [full, res]
         usage.add(Usage(**res.usage.to_dict()))
         first = res.replies[0]
         if not first.ok or not first.logprobs:
@@ -156,7 +177,7 @@ def _distribution_query_stage(features: Features, perturbations: Perturbations, 
         responses = [r.text or "" for r in res.replies[1:]]
         original_text = full.replies[0].text or ""
     return QueryStage(original_response=original_text, responses=responses, errors=errors, usage=usage.to_dict(),
-                      seconds=time.perf_counter() - t0, distribution=distribution)
+                      seconds=time.perf_counter() - t0, distribution=distribution, tokens=request_tokens(*results))
 
 
 def stage_texts(features: Features, perturbations: Perturbations, queried: QueryStage | None,
@@ -299,7 +320,8 @@ def _merge_queries(a: QueryStage, b: QueryStage) -> QueryStage:
     """``a``'s original and replies followed by ``b``'s replies (a later adaptive round), usage added up."""
     usage = Usage(**a.usage).add(Usage(**b.usage))
     return QueryStage(original_response=a.original_response, responses=[*a.responses, *b.responses],
-                      errors=[*a.errors, *b.errors], usage=usage.to_dict(), seconds=a.seconds + b.seconds)
+                      errors=[*a.errors, *b.errors], usage=usage.to_dict(), seconds=a.seconds + b.seconds,
+                      tokens=_add_tokens(a.tokens, b.tokens))
 
 
 def adaptive_stages(features: Features, model: str, config: ExplainConfig, *, cache: ResponseCache | None = None,
@@ -329,7 +351,7 @@ def adaptive_stages(features: Features, model: str, config: ExplainConfig, *, ca
         result = query_model(list(texts), query_settings(model, config), cache=cache, progress=progress)
         later = QueryStage(original_response="", responses=[r.text or "" for r in result.replies],
                            errors=[r.error for r in result.replies], usage=result.usage.to_dict(),
-                           seconds=time.perf_counter() - t0)
+                           seconds=time.perf_counter() - t0, tokens=request_tokens(result))
         queried = _merge_queries(queried, later)
         perts = Perturbations(masks=np.vstack([perts.masks, new]), texts=perts.texts + texts, seed=config.seed,
                               keep_prob=config.keep_prob)
