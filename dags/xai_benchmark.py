@@ -147,11 +147,9 @@ def xai_benchmark():
     @task
     def publish_report(run_dir: str, gate: dict, mlflow_run_id: str) -> str:
         """report.html with the gate verdict, logged to the MLflow run with the per-prompt table."""
-        from xai_bench.ops.report_html import log_report, write_report_html
+        from xai_bench.ops.report_html import publish_report as publish
 
-        path = write_report_html(run_dir)
-        log_report(mlflow_run_id, run_dir)
-        return str(path)
+        return str(publish(run_dir, mlflow_run_id))
 
     @task
     def trend(run_dir: str, mlflow_run_id: str, params=None) -> str:
