@@ -37,3 +37,20 @@ def test_control_models_get_no_flag():
 def test_mixed_label_set_sizes_average_their_chance():
     rows = _rows("local/m", 0, 2, n_labels=2) + _rows("local/m", 0, 2, n_labels=4)
     assert task_accuracy(rows, 0.95)["local/m"]["hx"]["chance"] == pytest.approx((1 / 2 + 1 / 4) / 2)
+
+
+def test_calibration_entry_and_report_section_with_its_reliability_diagram(tmp_path):
+    from xai_bench.benchmark.task_accuracy import calibration_section
+
+    rows = _rows("local/m", 6, 10)
+    for i, r in enumerate(rows):
+        r["label_probs"] = {"a": 0.7, "b": 0.2, "c": 0.1} if i % 2 else {"a": 0.2, "b": 0.7, "c": 0.1}
+    acc = task_accuracy(rows, 0.95)
+    cal = acc["local/m"]["hx"]["calibration"]
+    assert cal["n"] == 10 and cal["accuracy"] == pytest.approx(0.5)  # gold is always "a"
+    assert cal["ece"] == pytest.approx(abs(0.5 - 0.7))
+    lines = calibration_section(acc, tmp_path)
+    png = next(tmp_path.glob("calibration/*/hx.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(png.relative_to(tmp_path).as_posix() in ln for ln in lines)
+    assert calibration_section(task_accuracy(_rows("local/m", 6, 10), 0.95), tmp_path / "none") == []

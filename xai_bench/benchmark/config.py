@@ -28,6 +28,7 @@ YAML layout (every key optional except ``models`` and ``datasets``)::
       bootstrap: 1000                  # unused: intervals are Student-t now (kept so older files load)
       confidence: 0.95                 # level of every interval: t-intervals from 10 prompts on, Wilson for task accuracy
       whitebox: false                  # white-box reference row: leave-one-word-out answer log-prob (local/ models)
+      calibration: false               # ECE, Brier, reliability diagram of label confidences (local/ models)
     random_baseline: true              # the "random" method in every report
     model_accuracy: {local/smollm2-135m: 0.31}   # published accuracy (or {model: {dataset: acc}})
     cache: default                     # "default", "run" (inside the run folder), "off" or a path
@@ -162,6 +163,7 @@ class MetricsOptions:
     bootstrap: int = 1000
     confidence: float = 0.95
     whitebox: bool = False  # the white-box ablation reference row (local models only; scoring module docstring)
+    calibration: bool = False  # label probabilities of labelled prompts for ECE/Brier (local models; task_accuracy)
 
     def __post_init__(self) -> None:
         changes = (self.stability_changes,) if isinstance(self.stability_changes, str) else tuple(self.stability_changes)
@@ -176,6 +178,7 @@ class MetricsOptions:
                or 2 <= self.consistency_runs <= 100), "0 (off) or an int in the range [2, 100]", self.consistency_runs)
         _check("metrics.erasure", isinstance(self.erasure, bool), "true or false", self.erasure)
         _check("metrics.whitebox", isinstance(self.whitebox, bool), "true or false", self.whitebox)
+        _check("metrics.calibration", isinstance(self.calibration, bool), "true or false", self.calibration)
         _check("metrics.fidelity_heldout", _is_int(self.fidelity_heldout) and (self.fidelity_heldout == 0
                or 2 <= self.fidelity_heldout <= 100_000), "0 (off) or an int in the range [2, 100000]",
                self.fidelity_heldout)

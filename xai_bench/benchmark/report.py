@@ -37,7 +37,7 @@ from ..metrics import INTERVAL_METHOD, MIN_INTERVAL_PROMPTS, faithfulness_pearso
 from ..metrics import aggregate as aggregate_rows
 from ..metrics.faithfulness import MIN_MODELS
 from .config import RANDOM_METHOD, BenchmarkConfig
-from .task_accuracy import chance_notes, task_accuracy
+from .task_accuracy import calibration_section, chance_notes, task_accuracy
 from .rundir import finite_or_none, read_json, slug, stage_path, write_json, write_text
 
 __all__ = ["aggregate", "REPORT_COLUMNS", "ID_COLUMNS", "PAIRED", "PAIRED_METRICS"]
@@ -273,7 +273,7 @@ def _directions() -> str:
 
 def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any], task_acc: dict[str, Any],
             faith: dict[str, Any], notes: list[str], heatmaps: list[tuple[str, str, str, str]],
-            paired: dict[str, Any] | None = None) -> str:
+            paired: dict[str, Any] | None = None, calibration: list[str] | None = None) -> str:
     paired = paired or {}
     level = f"{100 * config.metrics.confidence:g}%"
     lines = [f"# Benchmark report: {config.name}", "",
@@ -338,6 +338,7 @@ def _report(run: dict[str, Any], config: BenchmarkConfig, results: dict[str, Any
                   "counts as wrong. Chance = 1 / number of labels; \"vs chance\" is a one-sided exact binomial "
                   "test. Where a model is not above chance, its agreement with human rationales (att_*) says "
                   "nothing about the methods.", ""]
+    lines += calibration or []
     if faith:
         body = [[d, meth, metric, f"{e['r']:+.3f}", "–" if e["p"] is None else f"{e['p']:.3f}", str(e["n_models"])]
                 for d, per in faith.items() for meth, mets in per.items() for metric, e in mets.items()]
@@ -385,7 +386,8 @@ def aggregate(run_dir: str | Path) -> Path:
     heatmaps = _heatmaps(run_dir, explanations, config)
     paired = _paired(rows, config)
     run_meta = {k: run.get(k) for k in ("run_id", "created", "config_hash", "seed", "git_commit", "git_dirty")}
-    write_text(run_dir / "report.md", _report(run_meta, config, results, task_acc, faith, notes, heatmaps, paired))
+    write_text(run_dir / "report.md", _report(run_meta, config, results, task_acc, faith, notes, heatmaps, paired,
+                                              calibration=calibration_section(task_acc, run_dir)))
     intervals = {"method": INTERVAL_METHOD, "confidence": config.metrics.confidence,
                  "min_prompts": MIN_INTERVAL_PROMPTS, "below_min_prompts": "range"}
     return write_json(out, {

@@ -219,6 +219,21 @@ def distances(run_dir: str | Path, shard_id: str) -> Path:
     return write_json(out, {"shard_id": shard_id, "examples": examples})
 
 
+def _label_probs(config: BenchmarkConfig, model: str, ex: Any, prompt: str, notes: list[str]) -> dict[str, Any]:
+    """{"label_probs": {label: p}} for calibration (metrics.calibration; local models only), else {}."""
+    from ..llm.models.whitebox import label_logprobs, supports_whitebox
+
+    if not (config.metrics.calibration and supports_whitebox(model)):
+        return {}
+    try:
+        lp = label_logprobs(model, config.explain.system_prompt, prompt, list(ex.label_set))
+    except XaiBenchError as e:
+        notes.append(f"{model} / {ex.id}: label probabilities for calibration left out: {e}")
+        return {}
+    p = np.exp(lp - lp.max())
+    return {"label_probs": dict(zip(ex.label_set, (p / p.sum()).tolist()))}
+
+
 def fit(run_dir: str | Path, shard_id: str) -> Path:
     """Explanations of every method and every per-prompt metric; task answers on labelled rows."""
     from ..explain.embeddings import Embedder
@@ -262,7 +277,8 @@ def fit(run_dir: str | Path, shard_id: str) -> Path:
                 task.append({"model": shard["model"], "dataset": shard["dataset"], "example_id": ex.id,
                              "label": ex.label, "parsed": parsed, "correct": parsed == ex.label,
                              "n_labels": len(ex.label_set),
-                             "response": response, "error": main.error})
+                             "response": response, "error": main.error,
+                             **_label_probs(config, ex_q["model"], ex, main.features.text, notes)})
     finally:
         if cache is not None:
             cache.close()

@@ -53,3 +53,12 @@ def test_only_local_models_and_nonempty_answers():
         leave_one_out("openai/gpt-4o-mini", None, [PROMPT], "Paris")
     with pytest.raises(ModelError, match="empty"):
         leave_one_out(f"local/{MODEL}", SYSTEM, [PROMPT], "")
+
+
+def test_label_logprobs_give_a_distribution_over_the_labels():
+    from xai_bench.llm.models.whitebox import label_logprobs
+
+    prompt = "Is the following review positive or negative? Answer with one word.\nReview: I loved this film."
+    lp = label_logprobs(f"local/{MODEL}", SYSTEM, prompt, ["positive", "negative"])
+    assert lp.shape == (2,) and np.isfinite(lp).all() and (lp < 0).all() and lp[0] != lp[1]
+    np.testing.assert_array_equal(lp, label_logprobs(f"local/{MODEL}", SYSTEM, prompt, ["positive", "negative"]))

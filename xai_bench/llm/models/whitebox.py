@@ -14,6 +14,10 @@ the answer is the text the model produced, tokenised as plain text (it may token
 differently from the generated token ids when the model produced a non-canonical
 split; the log-probability is then that of the canonical tokenisation).
 
+``label_logprobs`` scores each label of a classification or multiple-choice prompt as the
+whole answer; the softmax over the labels is the model's confidence in each, which the
+calibration metrics (``metrics.calibration``) score against the gold labels.
+
 Only the in-process llama.cpp models (``local/<name>``) expose their logits here; for any
 other model ``leave_one_out`` raises ``ModelError`` and the benchmark leaves the row out.
 """
@@ -26,7 +30,7 @@ import numpy as np
 
 from ...errors import ModelError
 
-__all__ = ["WHITEBOX_METHOD", "answer_logprob", "leave_one_out", "supports_whitebox"]
+__all__ = ["WHITEBOX_METHOD", "answer_logprob", "label_logprobs", "leave_one_out", "supports_whitebox"]
 
 WHITEBOX_METHOD = "ablation"  # the reference row's name in per_prompt.csv and metrics.json
 
@@ -84,18 +88,30 @@ def leave_one_out(model: str, system_prompt: str | None, prompts: Sequence[str],
 
     The caller turns these into attributions: ``lp[0] - lp[1:]``.
     """
+    return _score(model, system_prompt, [(p, answer) for p in prompts])
+
+
+def label_logprobs(model: str, system_prompt: str | None, prompt: str, labels: Sequence[str]) -> np.ndarray:
+    """log p(label | prompt) of each label as the model's whole answer (for calibration: the
+    softmax over the labels is the model's confidence in each)."""
+    return _score(model, system_prompt, [(prompt, label) for label in labels])
+
+
+def _score(model: str, system_prompt: str | None, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
     if not supports_whitebox(model):
-        raise ModelError(f"White-box ablation needs a model's logits; {model!r} is not an in-process local "
+        raise ModelError(f"White-box scoring needs a model's logits; {model!r} is not an in-process local "
                          "model (local/<name>).")
     from .local import _load
 
     name = model.split("/", 1)[1]
     loaded = _load(name, logits_all=True)
+    out: list[float] = []
     with loaded.lock:
         llama = loaded.llama
-        answer_tokens = llama.tokenize(answer.encode("utf-8"), add_bos=False, special=False)
-        if not answer_tokens:
-            raise ModelError("The model's answer is empty; there is no answer whose log-probability could change.")
-        out = [_answer_logprob(llama, _render(llama, _messages(system_prompt, p)), answer_tokens) for p in prompts]
+        for prompt, answer in pairs:
+            answer_tokens = llama.tokenize(answer.encode("utf-8"), add_bos=False, special=False)
+            if not answer_tokens:
+                raise ModelError("The model's answer is empty; there is no answer whose log-probability could change.")
+            out.append(_answer_logprob(llama, _render(llama, _messages(system_prompt, prompt)), answer_tokens))
         llama.reset()
     return np.asarray(out, dtype=np.float64)
