@@ -28,6 +28,7 @@ through ``explainer.query_stage`` and the response cache.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from ..datasets import Example
 from ..errors import XaiBenchError
-from ..explain.explainer import DistanceStage, QueryStage, distance_stage, query_stage
+from ..explain.explainer import DistanceStage, QueryStage, adaptive_stages, distance_stage, query_stage, stage_texts
 from ..explain.features import Features, prompt_features
 from ..explain.perturbation import Perturbations, generate_perturbations, masks_left
 from ..llm.cache import ResponseCache
@@ -130,37 +131,74 @@ def perturb(run_dir: str | Path, shard_id: str) -> Path:
     out, config, shard = st.out, st.config, st.inputs["shards"]
     opts = config.metrics
     examples = []
-    for row in shard["rows"]:
-        ex = Example.from_dict(row)
-        feats = ex.features()
-        sets: dict[str, Any] = {}
-        for label, cfg in config.settings():
-            lab = _settings_label(label)
-
-            def add(key: str, f: Features, n: int, seed: int, exclude: Any = None, **extra: Any) -> Perturbations:
-                p = generate_perturbations(f, n=n, keep_prob=cfg.keep_prob, seed=seed, exclude=exclude)
-                sets[f"{lab}|{key}"] = {"features": _features_dict(f), "perturbations": _perts_dict(p), **extra}
-                return p
-
-            main = add("main", feats, cfg.n_perturbations, cfg.seed)
-            if opts.fidelity_heldout:
-                # held out = never trained on: no training mask and not the original (all-ones) prompt;
-                # when fewer than 2 masks are left the set is not drawn and fit notes it as not available
-                seen = np.vstack([main.masks, np.ones((1, feats.n), dtype=np.int8)])
-                if masks_left(feats.n, seen) >= 2:
-                    add("heldout", feats, opts.fidelity_heldout, derive_seed(cfg.seed, "heldout"), exclude=seen)
-            for r in range(1, opts.consistency_runs):
-                add(f"cons{r}", feats, cfg.n_perturbations, derive_seed(cfg.seed, "consistency", r))
-            if opts.stability:
-                changes = minimal_changes(ex.words, seed=derive_seed(config.seed, "stability", ex.id),
-                                          rationale_mask=ex.rationale)
-                for kind in opts.stability_changes:
-                    ch = changes[kind]
-                    f2 = prompt_features(" ".join(ch.words), template=ex.template, words=ch.words)
-                    add(f"stab:{kind}", f2, cfg.n_perturbations, cfg.seed,
-                        position_map={str(k): v for k, v in ch.position_map.items()}, description=ch.description)
-        examples.append({"id": ex.id, "sets": sets})
+    draw = _Draw(config, run_dir)
+    try:
+        for row, model in zip(shard["rows"], shard["resolved_models"]):
+            examples.append(_perturb_example(Example.from_dict(row), model, config, opts, draw))
+    finally:
+        draw.close()
     return write_json(out, {"shard_id": shard_id, "examples": examples})
+
+
+class _Draw:
+    """Draws one perturbation set: fixed masks, or with ``sampling: adaptive`` (not for held-out
+    sets, which are drawn to exclude given masks) the masks the adaptive rounds chose. Those rounds
+    query the model here, through the run's response cache, so the query stage answers them from
+    the cache (with ``cache: off`` they are sent twice)."""
+
+    def __init__(self, config: BenchmarkConfig, run_dir: str | Path) -> None:
+        adaptive = any(cfg.sampling == "adaptive" for _, cfg in config.settings())
+        self.cache = open_run_cache(config, run_dir) if adaptive else None
+        self.embedder: Any = None
+        if adaptive:
+            from ..explain.embeddings import Embedder
+
+            self.embedder = Embedder(config.explain.embedding_model)
+
+    def __call__(self, f: Features, n: int, seed: int, cfg: Any, model: str, exclude: Any = None) -> Perturbations:
+        if cfg.sampling == "adaptive" and exclude is None:
+            try:
+                return adaptive_stages(f, model, cfg.replace(seed=seed, n_perturbations=n, pvalue_permutations=0),
+                                       cache=self.cache, embedder=self.embedder, progress=False)[0]
+            except XaiBenchError:
+                pass  # a failing model: the query stage records the failure on the fixed draw
+        return generate_perturbations(f, n=n, keep_prob=cfg.keep_prob, seed=seed, exclude=exclude)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
+def _perturb_example(ex: Example, model: str, config: BenchmarkConfig, opts: Any, draw: _Draw) -> dict[str, Any]:
+    """Every perturbation set of one prompt (main, held-out, repeated runs, changed prompts)."""
+    feats = ex.features()
+    sets: dict[str, Any] = {}
+    for label, cfg in config.settings():
+        lab = _settings_label(label)
+
+        def add(key: str, f: Features, n: int, seed: int, exclude: Any = None, **extra: Any) -> Perturbations:
+            p = draw(f, n, seed, cfg, model, exclude)
+            sets[f"{lab}|{key}"] = {"features": _features_dict(f), "perturbations": _perts_dict(p), **extra}
+            return p
+
+        main = add("main", feats, cfg.n_perturbations, cfg.seed)
+        if opts.fidelity_heldout:
+            # held out = never trained on: no training mask and not the original (all-ones) prompt;
+            # when fewer than 2 masks are left the set is not drawn and fit notes it as not available
+            seen = np.vstack([main.masks, np.ones((1, feats.n), dtype=np.int8)])
+            if masks_left(feats.n, seen) >= 2:
+                add("heldout", feats, opts.fidelity_heldout, derive_seed(cfg.seed, "heldout"), exclude=seen)
+        for r in range(1, opts.consistency_runs):
+            add(f"cons{r}", feats, cfg.n_perturbations, derive_seed(cfg.seed, "consistency", r))
+        if opts.stability:
+            changes = minimal_changes(ex.words, seed=derive_seed(config.seed, "stability", ex.id),
+                                      rationale_mask=ex.rationale)
+            for kind in opts.stability_changes:
+                ch = changes[kind]
+                f2 = prompt_features(" ".join(ch.words), template=ex.template, words=ch.words)
+                add(f"stab:{kind}", f2, cfg.n_perturbations, cfg.seed,
+                    position_map={str(k): v for k, v in ch.position_map.items()}, description=ch.description)
+    return {"id": ex.id, "sets": sets}
 
 
 def query(run_dir: str | Path, shard_id: str, *, progress: bool = False) -> Path:
@@ -201,10 +239,8 @@ def distances(run_dir: str | Path, shard_id: str) -> Path:
     cover = covering_methods(config.method_specs, erasure=config.metrics.erasure)
     settings = dict((_settings_label(label), cfg.replace(methods=cover)) for label, cfg in config.settings())
     Embedder(config.explain.embedding_model).token_embeddings(["warm up"])  # load before anything is timed
-    examples = []
-    for ex_p, ex_q in zip(perturbed["examples"], queried["examples"]):
-        embedder = Embedder(config.explain.embedding_model)  # fresh text cache: results depend on this prompt only
-        sets: dict[str, Any] = {}
+    jobs: list[tuple[int, str, Features, Perturbations, QueryStage, Any]] = []
+    for i, (ex_p, ex_q) in enumerate(zip(perturbed["examples"], queried["examples"])):
         for key, s in ex_p["sets"].items():
             q = ex_q["sets"][key]
             if "error" in q:
@@ -212,10 +248,20 @@ def distances(run_dir: str | Path, shard_id: str) -> Path:
             cfg = settings[key.split("|", 1)[0]]
             if key.endswith("|heldout"):
                 cfg = cfg.replace(pvalue_permutations=0)
-            d = distance_stage(_features(s["features"]), _perts(s["perturbations"]), QueryStage(**q), cfg,
-                               embedder=embedder)
-            sets[key] = dataclasses.asdict(d)
-        examples.append({"id": ex_p["id"], "sets": sets})
+            jobs.append((i, key, _features(s["features"]), _perts(s["perturbations"]), QueryStage(**q), cfg))
+    # one embedder per shard: every distinct text of the shard goes through the model once, in one batch
+    # (issue 11); each set is charged its share of that time, by its number of distinct texts
+    embedder = Embedder(config.explain.embedding_model)
+    texts = [set(stage_texts(f, p, q, cfg)) for _, _, f, p, q, cfg in jobs]
+    t0 = time.perf_counter()
+    embedder.embed([t for ts in texts for t in ts])
+    per_text = (time.perf_counter() - t0) / max(1, sum(len(ts) for ts in texts))
+    examples = [{"id": ex_p["id"], "sets": {}} for ex_p in perturbed["examples"]]
+    for (i, key, f, p, q, cfg), ts in zip(jobs, texts):
+        d = distance_stage(f, p, q, cfg, embedder=embedder)
+        for k in ("embeddings", "embed_and_iwmd"):
+            d.timings[k] = d.timings.get(k, 0.0) + per_text * len(ts)
+        examples[i]["sets"][key] = dataclasses.asdict(d)
     return write_json(out, {"shard_id": shard_id, "examples": examples})
 
 
