@@ -36,6 +36,7 @@ from ..llm.families import is_control
 from ..metrics import INTERVAL_METHOD, MIN_INTERVAL_PROMPTS, faithfulness_pearson
 from ..metrics import aggregate as aggregate_rows
 from ..metrics.faithfulness import MIN_MODELS
+from ..explain.surrogates import is_underdetermined_warning
 from .config import RANDOM_METHOD, BenchmarkConfig
 from .task_accuracy import calibration_section, chance_notes, task_accuracy
 from .rundir import finite_or_none, read_json, slug, stage_path, write_json, write_text
@@ -179,6 +180,21 @@ def _paired(rows: list[dict[str, Any]], config: BenchmarkConfig) -> dict[str, An
                 if summary:
                     out.setdefault(model, {}).setdefault(dataset, {})[f"{method} - {partner}"] = summary
     return out
+
+
+def _underdetermined_notes(explanations: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """One note per model x data set x method whose fits had too few included perturbations for
+    their words (the explanation's underdetermined warning), counting and naming the prompts."""
+    found: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for model, dataset, item in explanations:
+        e = item.get("explanation") or {}
+        if any(is_underdetermined_warning(w) for w in e.get("warnings", [])):
+            found[(model, dataset, str(e.get("method")))].append(str(item.get("example_id")))
+    return [f"{m} / {d} / {meth}: {len(ids)} prompt(s) with too few included perturbations for their words "
+            "(underdetermined fit: R² undefined, attributions are shrunken ridge estimates; raise "
+            f"explain.n_perturbations above the word count + 1): {', '.join(ids[:20])}"
+            + (f" and {len(ids) - 20} more" if len(ids) > 20 else "") + "."
+            for (m, d, meth), ids in found.items()]
 
 
 def _degenerate_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -376,6 +392,7 @@ def aggregate(run_dir: str | Path) -> Path:
         explanations += [(fitted["model"], fitted["dataset"], e) for e in fitted["explanations"]]
     _write_csv(run_dir / "per_prompt.csv", rows, ID_COLUMNS)
     notes += _degenerate_notes(rows)
+    notes += _underdetermined_notes(explanations)
     _write_csv(run_dir / "task_answers.csv", task, ("model", "dataset", "example_id", "label", "parsed", "correct"))
     results = _aggregate_groups(rows, config)
     task_acc = task_accuracy(task, config.metrics.confidence)
