@@ -61,6 +61,10 @@ class BackendInfo:
     system_info: str
     library_dir: str
     build_id: str
+    # threads of a local model when the configuration leaves local_threads at None (every core this process
+    # may use); with the configuration's local_batch_size and local_threads (config.json) it says how a run's
+    # local answers were decoded. Not part of build_id: threads and batching do not change the build.
+    default_threads: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,8 +86,10 @@ def backend_info() -> BackendInfo:
     info = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
     version = str(getattr(llama_cpp, "__version__", "unknown"))
     build_id = hashlib.sha256(f"llama-cpp-python {version}\n{info}".encode()).hexdigest()[:16]
+    from .batched import default_threads
+
     return BackendInfo(package="llama-cpp-python", version=version, system_info=info,
-                       library_dir=str(_lib_dir()), build_id=build_id)
+                       library_dir=str(_lib_dir()), build_id=build_id, default_threads=default_threads())
 
 
 @lru_cache(maxsize=1)
