@@ -178,3 +178,14 @@ def test_one_owner_per_environment_variable(name, owner):
                       for p in (REPO / folder).rglob("*.py")
                       if any(pat.search(line) for line in p.read_text(encoding="utf-8").splitlines())})
     assert holders == sorted(owner if isinstance(owner, tuple) else [owner])
+
+
+def test_location_env_names_only_what_is_given(tmp_path, monkeypatch):
+    from xai_bench import paths
+
+    env = paths.location_env(audit_log=tmp_path / "a.jsonl", cache_dir=tmp_path / "c")
+    assert set(env) == {"XAI_BENCH_AUDIT_LOG", "XAI_BENCH_CACHE_DIR"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert paths.audit_log_path() == tmp_path / "a.jsonl"
+    assert paths.response_cache_path().parent == tmp_path / "c"

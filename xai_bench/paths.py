@@ -26,6 +26,7 @@ __all__ = [
     "audit_log_path",
     "mlflow_dir",
     "call_log_path",
+    "location_env",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +67,15 @@ def call_log_path() -> Path | None:
     """$XAI_BENCH_CALL_LOG (one JSON line per model call, see ``xai_bench.llm.query``), else None."""
     env = os.environ.get("XAI_BENCH_CALL_LOG")
     return Path(env) if env else None
+
+
+def location_env(*, home: str | Path | None = None, audit_log: str | Path | None = None,
+                 cache_dir: str | Path | None = None) -> dict[str, str]:
+    """Environment entries that point a child process's locations elsewhere (for scripts and
+    benchmarks that start ``xai-bench`` or Airflow in isolation); only the given ones."""
+    out: dict[str, str] = {}
+    for name, value in (("XAI_BENCH_HOME", home), ("XAI_BENCH_AUDIT_LOG", audit_log),
+                        ("XAI_BENCH_CACHE_DIR", cache_dir)):
+        if value is not None:
+            out[name] = str(value)
+    return out
