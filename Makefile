@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export XAI_BENCH_HOME ?= $(CURDIR)
 
-.PHONY: setup data run examples test test-integration test-slow bench lint lock clean
+.PHONY: setup data browser run examples test test-integration test-slow bench lint lock clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -21,12 +21,16 @@ run: data
 examples: setup
 	@$(BIN)/xai-bench examples --out out/examples
 
+## Headless Chromium for the HTML rendering tests (Debian's package; best effort, needs root apt-get)
+browser:
+	@bash scripts/install_browser.sh
+
 ## The default test suite (what CI runs)
-test: data
+test: data browser
 	@$(BIN)/python -m pytest -q
 
 ## Only the integration tests (real servers, DVC in a clone, the Airflow DAG run); part of `make test` too
-test-integration: data
+test-integration: data browser
 	@$(BIN)/python -m pytest -q -m 'integration and not slow'
 
 ## Long tests: the full main command, the Qwen model (installs its 478 MB of parts first)

@@ -71,7 +71,7 @@ def count_tags(html: str) -> dict[str, int]:
 
 def require_chromium() -> str:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): `apt-get install -y chromium` "
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): `make browser` (root apt-get) installs it; it "
                     "renders report.html and the trend page in this test")
     return CHROMIUM
 
