@@ -61,7 +61,8 @@ missing ``per_prompt.csv``) or 3 (insufficient; ``--allow-insufficient`` makes i
 verdict is still printed and written).
 
 Inputs are read by :mod:`xai_bench.ops.runfolder`, thresholds by :mod:`xai_bench.ops.thresholds`;
-the result types are in :mod:`xai_bench.ops.gate_report`.
+the result types are in :mod:`xai_bench.ops.gate_report`, the pairing of prompts and the paired
+interval in :mod:`xai_bench.ops.gate_pairs`.
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..metrics.accuracy import PLAUSIBILITY_METRICS
+from .gate_pairs import Pairs, pair_values, paired_interval
 from .gate_report import EXIT_CODES, GateReport, GateRow
 from .runfolder import GateInputError, PerPrompt, RunData, is_mlflow_source, load_metrics, load_per_prompt, load_run
 from .runfolder import metrics_cells as _metrics_of
@@ -131,65 +132,6 @@ def _undefined(v: Any) -> bool:
     return v is None or (isinstance(v, float) and not math.isfinite(v))
 
 
-# ---------------------------------------------------------------------------- statistics
-
-
-def paired_interval(differences: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float, float]:
-    """(mean, low, high): the mean of ``differences`` and its two-sided Student t interval.
-
-    ``scipy.stats.t`` with n - 1 degrees of freedom and the standard error s / sqrt(n)
-    (s with ddof = 1). When every difference is equal the interval has zero width (the
-    mean is known exactly from the pairs). Needs at least two finite differences.
-    """
-    import numpy as np
-
-    from ..metrics.aggregate import t_interval  # the one Student t interval of the project
-
-    d = np.asarray(differences, dtype=np.float64)
-    if d.ndim != 1 or d.size < 2 or not np.all(np.isfinite(d)):
-        raise ValueError(f"paired_interval: expected >= 2 finite differences, got {d.tolist()!r:.120}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"paired_interval: confidence must be in (0, 1), got {confidence!r}")
-    ci = t_interval(d, confidence=confidence)
-    return ci.mean, ci.low, ci.high
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Pairs:
-    examples: list[str]  # paired prompts with a value on both sides
-    base: list[float]
-    cur: list[float]
-    both_undefined: int
-    only_base: list[str]  # defined in the baseline only
-    only_cur: list[str]  # defined in the current run only
-
-
-def _pairs(metric: str, base: Mapping[str, Mapping[str, float]], cur: Mapping[str, Mapping[str, float]]) -> _Pairs:
-    examples: list[str] = []
-    bv: list[float] = []
-    cv: list[float] = []
-    both = 0
-    only_base: list[str] = []
-    only_cur: list[str] = []
-    for example, b_row in base.items():
-        c_row = cur.get(example)
-        if c_row is None:
-            continue  # reported once per cell as missing prompts
-        b, c = b_row.get(metric, math.nan), c_row.get(metric, math.nan)
-        b_def, c_def = math.isfinite(b), math.isfinite(c)
-        if b_def and c_def:
-            examples.append(example)
-            bv.append(b)
-            cv.append(c)
-        elif b_def:
-            only_base.append(example)
-        elif c_def:
-            only_cur.append(example)
-        else:
-            both += 1
-    return _Pairs(examples=examples, base=bv, cur=cv, both_undefined=both, only_base=only_base, only_cur=only_cur)
-
-
 def _ids(ids: Sequence[str]) -> str:
     shown = ", ".join(ids[:_SHOW_IDS])
     return shown + (f", ... ({len(ids) - _SHOW_IDS} more)" if len(ids) > _SHOW_IDS else "")
@@ -211,7 +153,7 @@ def _judge(
     metric: str,
     base: Any,
     cur: Any,
-    pairs: _Pairs,
+    pairs: Pairs,
     rule: Mapping[str, float],
     direction: Direction | None,
     confidence: float,
@@ -381,7 +323,7 @@ def compare(
                 rows.append(GateRow(**common, baseline=_num(base), verdict="missing",
                                     reason=f"metric {metric!r} not in the current run's metrics.json"))
                 continue
-            pairs = _pairs(metric, b_prompts, c_prompts)
+            pairs = pair_values(metric, b_prompts, c_prompts)
             rows.append(_judge(common, metric, base, cur_metrics[metric], pairs, rule, t.direction(metric),
                                level, minp))
         for metric, cur in cur_metrics.items():
@@ -389,7 +331,7 @@ def compare(
                 continue
             rule = t.rule_for(model, dataset, method, metric)
             common = dict(model=model, dataset=dataset, method=method, metric=metric, rule=_describe(rule))
-            pairs = _pairs(metric, b_prompts, c_prompts)
+            pairs = pair_values(metric, b_prompts, c_prompts)
             if rule and metric in baseline.per_prompt.metrics and pairs.only_cur:
                 # the baseline run computed the metric but it was undefined on every prompt
                 rows.append(_judge(common, metric, None, cur, pairs, rule, t.direction(metric), level, minp,
