@@ -141,12 +141,13 @@ def redact_text(text: str) -> str:
     return SECRET_VALUE.sub(REDACTED, redact_known(text))
 
 
-def redact_data(obj: Any) -> Any:
-    """A copy of JSON-like ``obj`` for a run-folder file: values of secret-named keys (rule 2)
-    and known credentials in any string (rule 1) replaced; other values kept as given."""
+def redact_data(obj: Any, *, secret_keys: bool = True) -> Any:
+    """A copy of JSON-like ``obj`` for a file: known credentials in any string (rule 1) and, with
+    ``secret_keys``, values of secret-named keys (rule 2) replaced; other values kept as given.
+    ``secret_keys=False`` for records whose key names are data (log-probabilities' "token")."""
     if isinstance(obj, Mapping):
-        return {k: REDACTED if key_is_secret(str(k)) and obj[k] not in (None, "", {}, [])
-                else redact_data(v) for k, v in obj.items()}
+        return {k: REDACTED if secret_keys and key_is_secret(str(k)) and obj[k] not in (None, "", {}, [])
+                else redact_data(v, secret_keys=secret_keys) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [redact_data(v) for v in obj]
+        return [redact_data(v, secret_keys=secret_keys) for v in obj]
     return redact_known(obj) if isinstance(obj, str) else obj

@@ -79,3 +79,20 @@ def test_explain_and_run_record_write_no_credential(planted, tmp_path):
     assert str(explain_out / "explanation.json") in kept
     assert any("/fit/" in f for f in kept), kept
 
+
+
+def test_a_known_credential_typed_into_a_prompt_reaches_no_file(planted, tmp_path):
+    """A credential is never data: the environment's key pasted into a prompt is replaced in
+    explanation.json, heatmap.html and the response cache (the PNG draws text as pixels)."""
+    out = tmp_path / "explain"
+    key = ENV_KEYS["XAI_LEAKTEST_PASSWORD"]
+    r = invoke("explain", f"Is {key} my password ?", "-m", "oracle:password", "-j", "8", "--permutations", "0",
+               "-q", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert (planted["cache"] / "responses.sqlite").is_file()
+    assert scan(out, planted["cache"], needles={"key": key}) == {}
+    assert REDACTED in (out / "explanation.json").read_text(encoding="utf-8")
+    assert REDACTED in (out / "heatmap.html").read_text(encoding="utf-8")
+    again = invoke("explain", f"Is {key} my password ?", "-m", "oracle:password", "-j", "8", "--permutations", "0",
+                   "-q", "--out", str(tmp_path / "again"))
+    assert again.exit_code == 0, again.output  # the cache still answers (its keys were computed before)

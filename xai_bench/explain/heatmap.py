@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..secrets import redact_known
 from .explanation import Explanation
 
 __all__ = ["heatmap_figure", "render_html", "render_png"]
@@ -164,7 +165,7 @@ def render_html(
     if path is not None:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(page, encoding="utf-8")
+        p.write_text(redact_known(page), encoding="utf-8")  # known credentials: xai_bench.secrets
     return page
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..secrets import redact_data
+
 __all__ = ["ResponseCache", "CachedResponse", "request_key"]
 
 _SCHEMA = """
@@ -91,10 +93,12 @@ class ResponseCache:
             completion_tokens: int, cost_usd: float, latency_s: float, extra: dict[str, Any] | None = None) -> None:
         if self.mode == "off":
             return
-        payload = json.dumps({"text": text, "extra": extra or {}}, ensure_ascii=False)
+        # known credentials (xai_bench.secrets) never reach the file; the key was computed before
+        payload = json.dumps(redact_data({"text": text, "extra": extra or {}}, secret_keys=False), ensure_ascii=False)
         self._conn().execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, model, json.dumps(request, sort_keys=True, ensure_ascii=False), payload, prompt_tokens,
+            (key, model, json.dumps(redact_data(request, secret_keys=False), sort_keys=True, ensure_ascii=False), payload,
+             prompt_tokens,
              completion_tokens, cost_usd, latency_s, time.time()),
         )
 
