@@ -70,7 +70,7 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 def _experiment_id(uri: str) -> str | None:
     """The benchmark experiment's id in the store (None when no run was recorded yet)."""
-    from ..ops.tracking import EXPERIMENT_NAME, mark_runs_experiment
+    from ..ops.mlflow_store import EXPERIMENT_NAME, mark_runs_experiment
 
     try:
         from mlflow.tracking import MlflowClient
@@ -102,14 +102,14 @@ def ui(port: int, host: str, tracking_uri: str | None, timeout: float) -> None:
       xai-bench ui --port 5001 --tracking-uri sqlite:///$PWD/mlflow/mlflow.db
     """
     from ..errors import XaiBenchError
-    from ..ops.tracking import _local_artifact_location, _resolve_uri
+    from ..ops.mlflow_store import local_artifact_location, resolve_tracking_uri
 
-    uri = _resolve_uri(tracking_uri)
+    uri = resolve_tracking_uri(tracking_uri)
     env = offline_env()
     env["MLFLOW_TRACKING_URI"] = uri
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", host, "--port", str(port),
            "--workers", "1"]
-    artifacts = _local_artifact_location(uri)
+    artifacts = local_artifact_location(uri)
     if artifacts:
         cmd += ["--artifacts-destination", artifacts]
     click.echo(f"Starting the MLflow UI on {uri} ...", err=True)

@@ -79,9 +79,7 @@ __all__ = [
     "tracking_scope",
 ]
 
-# the former private names, still imported by xai_bench.cli.ui and xai_bench.ops.report_html
-_resolve_uri = resolve_tracking_uri
-_local_artifact_location = local_artifact_location
+_resolve_uri = resolve_tracking_uri  # the former private name, still imported by xai_bench.ops.report_html
 
 DATASET_CONTEXT = "evaluation"
 _ARTIFACT_FILES = ("metrics.json", "per_prompt.csv", "per_prompt.parquet", "task_answers.csv", "report.md",
