@@ -51,12 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m", help="local model name (default: %(default)s)")
     ap.add_argument("--prompts", type=int, default=64, help="perturbed prompts (default: %(default)s)")
-    ap.add_argument("--batch-size", type=int, default=defaults.local_batch_size, help="default: %(default)s")
+    ap.add_argument("--batch-size", type=int, default=16, help="sequences per decode step (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every core)")
     ap.add_argument("--max-tokens", type=int, default=defaults.max_tokens, help="default: %(default)s")
     args = ap.parse_args(argv)
 
-    from xai_bench.llm.models.batched import DecodeSettings, batched_chat, default_threads
+    from xai_bench.llm.models.batched import DecodeSettings, batched_chat
+    from xai_bench.llm.models.local import default_threads
     from xai_bench.llm.models.llama_build import backend_info
     from xai_bench.llm.models.local import _load, local_chat
 

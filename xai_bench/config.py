@@ -208,9 +208,10 @@ class ExplainConfig:
     adaptive_stability: float = 0.9
     adaptive_bootstrap: int = 50
     # in-process local models (xai_bench.llm.models.batched): prompts decoded together per llama_decode step
-    # (1: one at a time) and llama.cpp threads (None: every core this process may use); recorded with the run,
-    # not part of the response cache key (the module docstring says why)
-    local_batch_size: int = 16
+    # (1, the default: one at a time, as before; batching did not pay on the loaded 2-core machine, see
+    # docs/llama-build.md) and llama.cpp threads (None: every core this process may use); recorded with the
+    # run; a batch size > 1 enters the response cache key (the module docstring says why)
+    local_batch_size: int = 1
     local_threads: int | None = None
 
     def __post_init__(self) -> None:

@@ -39,7 +39,7 @@ class QuerySettings:
     retry_initial_wait: float = 0.5
     retry_max_wait: float = 20.0
     call_log: str | Path | None = None
-    local_batch_size: int = 16  # local/ models: prompts decoded together (xai_bench.llm.local_batch); 1 = one by one
+    local_batch_size: int = 1  # local/ models: prompts decoded together (xai_bench.llm.local_batch); 1 = one by one
     local_threads: int | None = None  # llama.cpp threads of batched decoding (None: every core)
 
     @property
@@ -84,6 +84,8 @@ class QuerySettings:
             req["sample"] = sample
         if is_local(self.model):
             req["backend"] = self._local_backend()
+            if self.local_batch_size > 1 and not self.logprobs:  # batched decoding (xai_bench.llm.models.batched)
+                req["decode"] = f"batched:{self.local_batch_size}"
         return req
 
     def _local_backend(self) -> str:

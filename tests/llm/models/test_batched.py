@@ -91,3 +91,12 @@ def test_helpers():
     with pytest.raises(ValueError, match="'batch_size' parameter must be an int in the range"):
         DecodeSettings(batch_size=0)
     assert DecodeSettings(batch_size=4, n_threads=3).describe()["n_threads"] == 3
+
+
+def test_batch_setting_enters_the_cache_key_only_when_used():
+    one = QuerySettings(model=f"local/{MODEL}", local_batch_size=1)
+    many = QuerySettings(model=f"local/{MODEL}", local_batch_size=16)
+    assert "decode" not in one.request("hi")
+    assert many.request("hi")["decode"] == "batched:16"
+    assert "decode" not in QuerySettings(model=f"local/{MODEL}", local_batch_size=16, logprobs=5).request("hi")
+    assert "decode" not in QuerySettings(model="oracle:life", local_batch_size=16).request("hi")

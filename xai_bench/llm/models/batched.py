@@ -24,27 +24,30 @@ Determinism and the response cache
 ----------------------------------
 The KV cache is non-unified: each sequence has its own KV stream, so its attention never
 sums over another sequence's cells. Two runs with the same build, weights, batch setting and
-prompts give identical answers at temperature 0 (tests/llm/models/test_batched.py). Logits of
-a batched decode are not bit-identical to one-at-a-time decoding: matrix products over
-several rows and the prefix copied from another decode can round differently, and a greedy
-choice between two near-tied tokens can flip. Measured on 64 perturbed prompts of a CoS-E
-question (SmolLM2-135M, benchmarks/bench_batched.py, 2 threads): see docs/llama-build.md.
+prompts give identical answers at temperature 0 (tests/llm/models/test_batched.py), and a
+chunk of one request decodes exactly as ``local_chat`` does. Logits of a multi-sequence decode
+are not bit-identical to one-at-a-time decoding (matrix products over several rows, a prefix
+decoded in another batch), and a greedy choice between near-tied tokens can flip. Measured
+with benchmarks/bench_batched.py (64 perturbed prompts of a CoS-E question, SmolLM2-135M,
+max_tokens 48, batch size 16): 2 of 64 answers differ from sequential decoding with prefix
+reuse, 3 of 64 without; on 24 prompts a unified KV cache changed 4 answers, the non-unified
+one 0 or 1 (hence non-unified).
 
-Decision: the batch setting is NOT part of the response cache key. The cache key already
-holds everything that defines the answer's meaning (model, weights, llama.cpp build,
-messages, sampling settings); a batched answer is an answer of the same model to the same
-request, as valid as a sequential one, and the few that differ differ by a near-tie the
-model itself does not resolve. Keying on the batch size would make every change of a
-performance setting re-query a whole benchmark and would still not make answers a pure
-function of the request (a batch's neighbours depend on what was already cached). What a
-run needs for reproducibility is recorded instead: ``batch_size`` and ``n_threads`` are
-fields of the explain configuration (config.json) and ``decode_description`` goes into
-the run's backend record; a rerun with the same cache reads the same answers.
+Decision: the batch setting IS part of the response cache key, but only when it is used
+(``QuerySettings.request`` adds ``"decode": "batched:<batch_size>"`` for a local model with
+``local_batch_size`` > 1). A few answers per hundred differ, and the cache is shared between
+runs: without the key, a batched run would leave its answers in the cache and a later
+one-at-a-time run of the same configuration would silently read them, so its numbers would
+differ from a fresh run's. With the key, ``local_batch_size: 1`` (the default) keeps every
+existing cache entry and answer, and a batched run is reproducible for its own setting. The
+batch size is keyed, not just "batched", because the chunk a prompt is decoded in depends on
+it. Threads are not keyed (llama.cpp's CPU kernels split rows between threads, so the thread
+count does not change a result); the count is recorded: ``local_threads`` in config.json and
+``default_threads`` in run.json's backend.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -52,21 +55,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ...errors import ModelError
+from ...errors import ModelError, XaiBenchError
+from .local import _load, chat_params, default_threads
 
 __all__ = ["BatchedReply", "DecodeSettings", "batched_chat", "chunks", "default_threads", "common_prefix_length"]
 
 # Sampler settings batched decoding reproduces; anything else (grammars, logit biases, mirostat,
 # logits processors) is refused rather than silently decoded differently.
 _UNSUPPORTED = ("grammar", "logits_processor", "logit_bias")
-
-
-def default_threads() -> int:
-    """All cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+_KV_UNIFIED = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +71,7 @@ class DecodeSettings:
     """How requests are decoded (never what they ask): sequences per decode step, threads,
     and whether the shared prompt prefix is decoded once and copied."""
 
-    batch_size: int = 8
+    batch_size: int = 16
     n_threads: int | None = None  # None: default_threads()
     prefix_reuse: bool = True
 
@@ -109,7 +106,7 @@ class BatchedReply:
     chunk_size: int = 1  # requests decoded together in that chunk
 
 
-class _Captured(Exception):
+class _Captured(XaiBenchError):  # control flow inside _capture, never raised to a caller
     def __init__(self, kwargs: dict[str, Any]) -> None:
         super().__init__("create_completion captured")
         self.kwargs = kwargs
@@ -267,7 +264,7 @@ def _context(loaded: Any, n_seq: int, n_ctx_seq: int, threads: int) -> _Context:
     params.n_batch = n_batch
     params.n_ubatch = n_batch
     params.n_seq_max = n_seq
-    params.kv_unified = False  # one KV stream per sequence (module docstring)
+    params.kv_unified = _KV_UNIFIED  # one KV stream per sequence (module docstring)
     params.n_threads = threads
     params.n_threads_batch = threads
     try:
@@ -383,8 +380,6 @@ def batched_chat(name: str, requests: Sequence[list[dict[str, Any]]], *, setting
     at a time. ``params``: temperature, max_tokens, top_p, stop (as for ``local_chat``); ``seeds``
     gives each request its own seed (default: ``params['seed']`` for all). Replies align with
     ``requests``. Token log-probabilities are not served here (use ``local_chat``)."""
-    from .local import _load, chat_params
-
     settings = settings or DecodeSettings()
     if params.get("logprobs") or params.get("top_logprobs"):
         raise ModelError("Batched decoding does not return token log-probabilities; use local_chat for them.")
@@ -416,12 +411,3 @@ def chunks(n: int, batch_size: int) -> list[tuple[int, int]]:
     k = -(-n // batch_size)
     bounds = [round(i * n / k) for i in range(k + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
-
-
-def close_context(loaded: Any) -> None:
-    """Free a loaded model's batch context (before the model itself is closed)."""
-    c = getattr(loaded, "batch_context", None)
-    if c is not None:
-        c.close()
-        loaded.batch_context = None
-

@@ -86,7 +86,7 @@ def backend_info() -> BackendInfo:
     info = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
     version = str(getattr(llama_cpp, "__version__", "unknown"))
     build_id = hashlib.sha256(f"llama-cpp-python {version}\n{info}".encode()).hexdigest()[:16]
-    from .batched import default_threads
+    from .local import default_threads
 
     return BackendInfo(package="llama-cpp-python", version=version, system_info=info,
                        library_dir=str(_lib_dir()), build_id=build_id, default_threads=default_threads())

@@ -31,7 +31,7 @@ from ..families import local_name
 from ._response import make_response
 
 __all__ = ["LocalLLM", "LocalModelSpec", "LOCAL_MODELS", "resolve_local_model", "weights_sha256", "local_chat",
-           "chat_params"]
+           "chat_params", "default_threads"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,9 +189,8 @@ def _close_all() -> None:
     with _models_lock:
         for loaded in _models.values():
             try:
-                from .batched import close_context
-
-                close_context(loaded)
+                if loaded.batch_context is not None:  # batched.py's context and batch, before the model
+                    loaded.batch_context.close()
                 loaded.llama.close()
             except Exception:  # noqa: BLE001 - best effort at exit
                 pass
@@ -207,13 +206,21 @@ def _load(name: str, logits_all: bool = False) -> _Loaded:
             path = resolve_local_model(name)
             from llama_cpp import Llama
 
-            from .batched import default_threads
-
             n_ctx = LOCAL_MODELS[name].n_ctx if name in LOCAL_MODELS else 2048
             threads = default_threads()
             _models[key] = _Loaded(Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
                                          n_threads_batch=threads, verbose=False, logits_all=bool(logits_all)))
         return _models[key]
+
+
+def default_threads() -> int:
+    """All cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _float_logprobs(lp: Any) -> Any:
@@ -243,8 +250,6 @@ def local_chat(name: str, messages: list[dict[str, Any]], **params: Any) -> dict
         kwargs["logprobs"] = True
         kwargs["top_logprobs"] = int(top or 1)
     with loaded.lock:
-        from .batched import default_threads
-
         threads = int(params.get("n_threads") or default_threads())  # the configured count, else all cores
         loaded.llama._ctx.set_n_threads(threads, threads)
         return loaded.llama.create_chat_completion(messages=messages, **kwargs)
