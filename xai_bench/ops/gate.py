@@ -76,7 +76,7 @@ from ..metrics.accuracy import PLAUSIBILITY_METRICS
 from .gate_pairs import Pairs, pair_values, paired_interval
 from .gate_report import EXIT_CODES, GateReport, GateRow
 from .runfolder import GateInputError, PerPrompt, RunData, is_mlflow_source, load_metrics, load_per_prompt, load_run
-from .runfolder import metrics_cells as _metrics_of
+from .runfolder import metrics_cells
 from .thresholds import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_PROMPTS,
@@ -289,7 +289,7 @@ def compare(
     t = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
     level = _parse_confidence("confidence", t.confidence if confidence is None else confidence)
     minp = _parse_min_prompts("min_prompts", t.min_prompts if min_prompts is None else min_prompts)
-    base_cells, cur_cells = _metrics_of(baseline.metrics), _metrics_of(current.metrics)
+    base_cells, cur_cells = metrics_cells(baseline.metrics), metrics_cells(current.metrics)
     base_pp, cur_pp = baseline.per_prompt.by_cell(), current.per_prompt.by_cell()
     rows: list[GateRow] = []
     for cell, base_metrics in base_cells.items():

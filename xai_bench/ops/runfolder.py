@@ -30,7 +30,6 @@ __all__ = [
     "metrics_cells",
 ]
 
-_metrics_of = metrics_cells  # the former private name, still imported by xai_bench.ops.trend
 
 RUN_FILE = "run.json"
 CONFIG_FILES = ("config.yaml", "config.json")  # a hand-written config.yaml first, else the runner's config.json

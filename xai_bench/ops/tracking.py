@@ -79,7 +79,6 @@ __all__ = [
     "tracking_scope",
 ]
 
-_resolve_uri = resolve_tracking_uri  # the former private name, still imported by xai_bench.ops.report_html
 
 DATASET_CONTEXT = "evaluation"
 _ARTIFACT_FILES = ("metrics.json", "per_prompt.csv", "per_prompt.parquet", "task_answers.csv", "report.md",
