@@ -13,7 +13,6 @@ import click
 
 from ..config import ConfigError, ExplainConfig
 from ..errors import OutputError, XaiBenchError
-from ..ops.audit import AuditError
 from ..paths import response_cache_path
 
 __all__ = ["user_errors", "load_config", "open_cache", "console", "preflight_out", "preflight_cache", "preflight_record"]
@@ -54,7 +53,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except XaiBenchError as e:  # ConfigError, FeatureError, ModelError, ... all derive from it
             text = " ".join(str(e).split()) if isinstance(e, ConfigError) else str(e)  # YAML errors span lines
-            click.echo(f"Error: {text}" + (_kept_note() if isinstance(e, (OutputError, AuditError)) else ""), err=True)
+            click.echo(f"Error: {text}", err=True)
             report = getattr(e, "report", None)
             if report is not None and str(report) != str(e):
                 click.echo(str(report), err=True)
