@@ -8,9 +8,11 @@ Two parts, printed in one run:
    the same perturbations, and print the model calls per prompt and the AUROC of the
    attributions against the rationale (``metrics.attribution_accuracy``, seeded ties).
 2. Embedded model (``--model``, default local/smollm2-135m): label tasks (cose, hatexplain) with
-   ``max_tokens`` 8, prompts of at most ``--max-words`` words, alternating between the data sets
-   until ``--minutes`` of wall time are used; per prompt a J=256 reference (fixed sampling,
-   another seed, so it shares no draw with the J=64 run), fixed J=64 and adaptive. Printed: calls
+   ``max_tokens`` 8, prompts of at most ``--max-words`` words (default 8: then the J=256
+   reference is every one of the 2^d - 1 <= 255 masks, the exact surrogate of the whole mask
+   space, and the J=64 and adaptive masks are answered from the cache), alternating between the
+   data sets until ``--minutes`` of wall time are used (the prompt under way is finished); per
+   prompt a J=256 reference (fixed sampling, seed 1), fixed J=64 (seed 0) and adaptive. Printed: calls
    per prompt, Spearman rank correlation of each method's attributions with the same method's
    J=256 reference, and AUROC against the rationales; and exactly how many prompts were done.
    Responses go through a response cache (``--cache``), so a rerun only recomputes.
@@ -140,7 +142,8 @@ def main() -> None:
     ap.add_argument("--oracle-per-set", type=int, default=10)
     ap.add_argument("--embedded-sets", default="cose,hatexplain")
     ap.add_argument("--model", default="local/smollm2-135m")
-    ap.add_argument("--max-words", type=int, default=12)
+    ap.add_argument("--max-words", type=int, default=8,
+                    help="longest prompt; up to 8 words the J=256 reference is every mask (2^d - 1 <= 255)")
     ap.add_argument("--minutes", type=float, default=25.0, help="wall-time budget of the embedded part")
     ap.add_argument("--cache", default="~/.cache/xai-bench/bench_adaptive.sqlite", help="response cache, or 'off'")
     ap.add_argument("--skip-oracle", action="store_true")
