@@ -69,7 +69,7 @@ class AdaptiveTrace:
     """What the adaptive sampler did: masks after each round and the stability it measured."""
 
     sizes: list[int] = field(default_factory=list)  # perturbations (anchor included) after each round
-    stability: list[float] = field(default_factory=list)  # least stable method's mean Jaccard per round
+    stability: list[float] = field(default_factory=list)  # least stable method's bootstrap correlation per round
     stopped: str = ""  # "stable", "budget" or "exhausted"
 
     def to_dict(self) -> dict[str, Any]:
