@@ -49,6 +49,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _kept.clear()
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)  # what a CI log keeps
         try:
             return fn(*args, **kwargs)
         except XaiBenchError as e:  # ConfigError, FeatureError, ModelError, ... all derive from it
@@ -66,8 +68,30 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("Error: an input nests too deeply or refers to itself (a YAML alias inside its own anchor, "
                        "such as '&a [*a]'?). Write the value out instead.", err=True)
             sys.exit(2)
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                if isinstance(stream, _Redacting):
+                    stream.flush()
+            sys.stdout, sys.stderr = saved
 
     return wrapper
+
+
+class _Redacting:
+    """A text stream that masks known credentials (``xai_bench.secrets.redact_known``) in
+    everything written through it; every other attribute is the wrapped stream's."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from ..secrets import redact_known
+
+        self._stream.write(redact_known(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def load_config(path: str | None, overrides: dict[str, Any]) -> ExplainConfig:

@@ -10,6 +10,7 @@ from ..ops.audit import AuditError, read_records, verify_log
 from ..ops.audit_report import render_report
 from ._common import user_errors
 from ._format import dumps
+from ..secrets import redact_known
 
 __all__ = ["audit"]
 
@@ -95,7 +96,7 @@ def report(log: Path, run_id: str | None, fmt: str, out: Path | None) -> None:
         return
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        out.write_text(redact_known(text), encoding="utf-8")
     except OSError as e:
         raise _InputError(f"{out}: cannot write the report: {e.strerror or e}") from e
     click.echo(f"report written to {out}")

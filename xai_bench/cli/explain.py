@@ -10,6 +10,7 @@ import click
 
 from ._common import console, load_config, open_cache, preflight_out, user_errors
 from ._format import Block, dumps, format_option, print_blocks, status, stdout_to_stderr
+from ..secrets import redact_known
 
 __all__ = ["explain", "examples", "EXAMPLE_PROMPTS"]
 
@@ -193,5 +194,5 @@ def examples(model: str, out: str, n_perturbations: int, seed: int, cache_path: 
                       str(r["llm_calls"]), str(r["cache_hits"]))
     console().print(table)
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    (Path(out) / "summary.json").write_text(redact_known(json.dumps(rows, indent=2)) + "\n", encoding="utf-8")
     console().print(f"heatmaps and summary in {out}/", markup=False)

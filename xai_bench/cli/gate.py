@@ -13,6 +13,7 @@ from ._common import user_errors
 from ._format import echo_json, format_option, md_escape, md_table, status
 from ..errors import XaiBenchError
 from ..ops.gate import EXIT_CODES, GateReport, GateRow, compare, is_mlflow_source, load_run, load_thresholds
+from ..secrets import redact_known
 
 __all__ = ["gate"]
 
@@ -119,7 +120,7 @@ def _write_summaries(text: str, summary_md: Path | None) -> None:
     if summary_md is not None and not same:
         try:
             summary_md.parent.mkdir(parents=True, exist_ok=True)
-            summary_md.write_text(text, encoding="utf-8")
+            summary_md.write_text(redact_known(text), encoding="utf-8")
         except OSError as e:
             raise _InputError(f"{summary_md}: cannot write the --summary-md file: {e.strerror or e}") from e
     if step is not None:
@@ -231,7 +232,7 @@ def _decide(baseline: str, current: str, thresholds: Path | None, out: Path | No
     doc = {**report.to_dict(), "allow_insufficient": allow_insufficient, "exit_code": code}
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        out.write_text(redact_known(json.dumps(doc, indent=2, allow_nan=False)) + "\n", encoding="utf-8")
     except OSError as e:
         raise _InputError(f"{out}: cannot write the verdict JSON: {e.strerror or e}") from e
     return report, doc, out

@@ -10,6 +10,7 @@ import click
 
 from ._common import console, load_config, open_cache, preflight_cache, preflight_out, preflight_record, user_errors
 from ._format import Block, echo_json, format_option, print_blocks, status, stdout_to_stderr
+from ..secrets import redact_known
 
 __all__ = ["run", "fairness"]
 
@@ -205,7 +206,7 @@ def fairness(model: str, dataset_path: str, group: str | None, ids: str | None, 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
-    (out_dir / "fairness.json").write_text(text + "\n", encoding="utf-8")
+    (out_dir / "fairness.json").write_text(redact_known(text) + "\n", encoding="utf-8")
     render_html([e for exps in result.explanations for e in exps], out_dir / "heatmap.html",
                 title=f"Fairness probe: {model}")
     if as_json:

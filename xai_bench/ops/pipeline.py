@@ -13,6 +13,7 @@ from typing import Any
 
 from ..paths import audit_log_path
 from .runfolder import RunFolder
+from ..secrets import redact_known
 
 __all__ = ["record_mlflow", "run_gate", "record_audit", "default_audit_log", "data_version"]
 
@@ -47,7 +48,8 @@ def run_gate(results_dir: str | Path, baseline: str | None, thresholds: str | No
         report = compare(load_run(baseline), load_run(results_dir), load_thresholds(thresholds))
         verdict = {"verdict": report.verdict, "baseline": str(baseline), "passed": report.passed,
                    "report": report.to_dict()}
-    (results_dir / "gate.json").write_text(json.dumps(verdict, indent=1, default=str) + "\n", encoding="utf-8")
+    (results_dir / "gate.json").write_text(redact_known(json.dumps(verdict, indent=1, default=str)) + "\n",
+                                            encoding="utf-8")
     return verdict
 
 
