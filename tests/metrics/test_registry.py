@@ -30,6 +30,7 @@ EXAMPLES = {
     "xai_bench.metrics.faithfulness:faithfulness_pearson": lambda f: f(
         {"a": 0.70, "b": 0.688, "c": 0.785}, {"a": 0.84, "b": 0.84, "c": 0.88}
     ).r,
+    "xai_bench.metrics.reference:reference_spearman": lambda f: f([0.3, 0.1, 0.9, 0.5], [0.2, 0.0, 1.0, 0.4]),
     "xai_bench.metrics.fidelity:fidelity_stats": lambda f: f(
         np.array([0.1, 0.5, 0.4, 0.9, 0.3, 0.7]), np.array([0.2, 0.45, 0.4, 0.8, 0.35, 0.6]),
         np.array([1.0, 0.5, 0.8, 0.9, 1.0, 0.3]), 2,

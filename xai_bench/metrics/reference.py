@@ -20,10 +20,21 @@ from .registry import register_metric
 __all__ = ["reference_spearman"]
 
 
-@register_metric("whitebox_spearman", higher_is_better=True, range=(-1.0, 1.0),
+@register_metric("whitebox_spearman", higher_is_better=True, range=(-1.0, 1.0), returns="value",
                  description="Spearman correlation with the white-box leave-one-word-out log-probability drop")
 def reference_spearman(attributions: Sequence[float] | np.ndarray, reference: Sequence[float] | np.ndarray) -> float:
-    """Spearman's rho between ``attributions`` and ``reference`` (same words, same order)."""
+    """Spearman's rho between ``attributions`` and ``reference`` (same words, same order).
+
+    Definition. Both vectors are replaced by their ranks (ties get their average rank) and
+    the Pearson correlation of the ranks is returned (Spearman, 1904; ``scipy.stats.spearmanr``),
+    the rank analogue of the Pearson r the gSMILE paper uses across models in section 4.4.2.
+    With the white-box leave-one-word-out reference it measures whether a black-box method
+    orders the words as direct ablation of the model does.
+
+    Range [-1, 1]; higher is better (1: the same order as the reference, 0: unrelated,
+    -1: reversed). NaN when either side is constant, holds a non-finite value, or has fewer
+    than 3 words.
+    """
     from scipy.stats import spearmanr
 
     a = np.asarray(attributions, dtype=float)
