@@ -33,7 +33,7 @@ cat <<MSG
 
 ==> done
 results:     ${run_dir:-see out_root}  (metrics.json, report.md, heatmaps/)
-report:      ${run_dir}report.md
+report:      ${run_dir}report.md  (and report.html; trend/: the gated metrics over the last runs)
 gate:        $verdict  (gate.json beside the results)
 MLflow:      $MLFLOW_TRACKING_URI
              open the UI with: $BIN/xai-bench ui   (offline-safe; prints the runs view's address)
