@@ -6,9 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import socketserver
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -120,15 +118,8 @@ def test_no_connection_means_no_mail(smtp_receiver):
 def test_failing_gate_in_a_dag_run_mails_the_alert(smtp_receiver, tmp_path):
     """A small oracle configuration gated against the committed baseline (another model, more prompts):
     the gate fails, the DAG mails the run, the failing rows and the report's links, then fails the run."""
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow/mlflow.db",
-        "XAI_BENCH_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
-        "XAI_BENCH_HOME": str(REPO),
-        "AIRFLOW_CONN_XAI_BENCH_ALERTS": _connection(smtp_receiver.server_address[1]),
-    })
-    (tmp_path / "mlflow").mkdir()
+    from tests.dags.test_dag_run import _run_dag
+
     config = tmp_path / "alert-smoke.yaml"  # small: two prompts, one method, no model but the oracle
     config.write_text(json.dumps({
         "name": "alert-smoke", "seed": 0, "models": ["oracle:@rationale"],
@@ -136,9 +127,8 @@ def test_failing_gate_in_a_dag_run_mails_the_alert(smtp_receiver, tmp_path):
         "explain": {"n_perturbations": 16, "pvalue_permutations": 0},
         "metrics": {"stability_changes": ["append"], "consistency_runs": 2, "fidelity_heldout": 8, "bootstrap": 200},
         "cache": "run", "heatmap_pngs": 0}), encoding="utf-8")
-    conf = {"out_root": str(tmp_path / "runs"), "config": str(config), "trend_runs": 3}
-    r = subprocess.run(["bash", str(REPO / "scripts" / "run_dag.sh"), "-c", json.dumps(conf)], env=env,
-                       capture_output=True, text=True, timeout=2300)
+    r, env = _run_dag(tmp_path, {"config": str(config), "trend_runs": 3}, timeout=2300,
+                      AIRFLOW_CONN_XAI_BENCH_ALERTS=_connection(smtp_receiver.server_address[1]))
     log = r.stdout[-3000:] + r.stderr[-3000:]
     assert len(smtp_receiver.messages) == 1, log
     rcpt, raw = smtp_receiver.messages[0]

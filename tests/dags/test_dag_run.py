@@ -14,18 +14,20 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 
-def _run_dag(tmp_path, conf: dict) -> tuple[subprocess.CompletedProcess, dict]:
+def _run_dag(tmp_path, conf: dict, timeout: int = 3000, **extra_env: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """scripts/run_dag.sh with its own Airflow home, MLflow store and audit log under ``tmp_path``."""
     env = dict(os.environ)
     env.update({
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow/mlflow.db",
         "XAI_BENCH_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
         "XAI_BENCH_HOME": str(REPO),
+        **extra_env,
     })
     (tmp_path / "mlflow").mkdir()
     conf = {"out_root": str(tmp_path / "runs"), **conf}
     r = subprocess.run(["bash", str(REPO / "scripts" / "run_dag.sh"), "-c", json.dumps(conf)], env=env,
-                       capture_output=True, text=True, timeout=3000)
+                       capture_output=True, text=True, timeout=timeout)
     return r, env
 
 

@@ -15,12 +15,7 @@ from xai_bench.ops.audit import (AuditError, append_record, canonical_json, chec
 from tests.ops.test_audit import N_RECORDS, payload
 
 
-@pytest.fixture
-def log(tmp_path):
-    path = tmp_path / "audit.jsonl"
-    for i in range(N_RECORDS):
-        append_record(path, payload(i))
-    return path
+from tests.cli.test_audit_cli import log  # noqa: E402,F401 - the fixture: a valid log of N_RECORDS records
 
 
 def forge_last(log) -> dict:
