@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,8 +166,6 @@ def _random_explanation(features: Features, seed: int, model: str,
 def _whitebox_explanation(main: PerturbationSet, model: str, cfg: ExplainConfig, notes: list[str],
                           where: str) -> Explanation | None:
     """The white-box reference (module docstring), or None with a note when it cannot be had."""
-    import time
-
     from ..llm.models.whitebox import WHITEBOX_METHOD, leave_one_out, supports_whitebox
 
     if not supports_whitebox(model):
